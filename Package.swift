@@ -1,0 +1,77 @@
+// swift-tools-version: 6.2
+// stagefix: fixtures on a staging server over SSH (libssh2), never on production.
+import PackageDescription
+
+let package = Package(
+    name: "stagefix",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "stagefix", targets: ["stagefix"]),
+        .library(name: "StagefixCore", targets: ["StagefixCore"]),
+        .library(name: "SSH", targets: ["SSH"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // The C library, nothing else: a module map over <libssh2.h> and <libssh2_sftp.h>.
+        .systemLibrary(
+            name: "CLibSSH2",
+            pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"])]
+        ),
+        // SSH over libssh2: config, host keys, auth, exec, SFTP. Knows nothing of Django.
+        .target(
+            name: "SSH",
+            dependencies: [
+                "CLibSSH2",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // stagefix's own logic: config, guard, dotenv, fixtures, playbooks, output.
+        .target(
+            name: "StagefixCore",
+            dependencies: [
+                "SSH",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Argument parsing and printing only.
+        .executableTarget(
+            name: "stagefix",
+            dependencies: [
+                "StagefixCore",
+                "SSH",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "SSHTests",
+            dependencies: [
+                "SSH",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "StagefixCoreTests",
+            dependencies: [
+                "StagefixCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        // Against the real rig: sshd on loopback (scripts/rig) and, later, a Django site.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "SSH",
+                "StagefixCore",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
+        ),
+    ]
+)

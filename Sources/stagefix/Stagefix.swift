@@ -1,0 +1,18 @@
+// The `stagefix` command: argument parsing and printing only; the work lives in StagefixCore.
+import ArgumentParser
+import StagefixCore
+
+@main
+struct Stagefix: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stagefix",
+        abstract: "Set up test fixtures on a staging server over SSH, and never on production.",
+        discussion: """
+            Exit codes: 0 ok, 1 remote command failed, 64 usage, 65 bad input, 67 authentication,
+            69 unreachable, 75 timed out, 76 host key unknown or changed, 77 refused by the
+            production guard, 78 configuration error.
+            """,
+        version: StagefixVersion.current,
+        subcommands: []
+    )
+}

@@ -1,0 +1,1 @@
+# App holding the create_session management command (no models of its own).

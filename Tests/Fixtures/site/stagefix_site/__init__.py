@@ -1,0 +1,1 @@
+# The rig site's project package (settings, urls, views).

@@ -1,0 +1,57 @@
+# Settings for the rig's staging site: production-ish only when the server's .env is loaded (as in the TDD book's superlists).
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+if "DJANGO_DEBUG_FALSE" in os.environ:
+    # The live site: everything comes from the environment (.env, loaded by whoever starts the process).
+    DEBUG = False
+    SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
+    ALLOWED_HOSTS = [os.environ["SITENAME"], *filter(None, os.environ.get("DJANGO_EXTRA_ALLOWED_HOSTS", "").split(","))]
+    DB_PATH = os.environ["DJANGO_DB_PATH"]
+else:
+    # No env: dev mode with a different key and a different database, so anything made here is useless to the live site.
+    DEBUG = True
+    SECRET_KEY = "insecure-dev-key-not-for-the-staging-site"
+    ALLOWED_HOSTS = []
+    DB_PATH = BASE_DIR / "db.dev.sqlite3"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",  # only for `runserver --insecure`, which it provides
+    "accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+ROOT_URLCONF = "stagefix_site.urls"
+STATIC_URL = "static/"
+TEMPLATES = []
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": DB_PATH,
+    }
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+}

@@ -1,0 +1,88 @@
+// Access to the throwaway staging rig (scripts/rig): the shared one from scripts/test, or private ones.
+import Foundation
+import SSH
+import Subprocess
+import Testing
+
+/// One rig's facts, as `scripts/rig` writes them to `rig.env`.
+struct Rig: Sendable {
+    let values: [String: String]
+
+    subscript(_ key: String) -> String { values[key] ?? "" }
+
+    var host: String { self["RIG_HOST"] }
+    var address: String { self["RIG_ADDR"] }
+    var port: Int { Int(self["RIG_PORT"]) ?? 0 }
+    var user: String { self["RIG_USER"] }
+    var sshConfig: String { self["RIG_SSH_CONFIG"] }
+    var knownHosts: String { self["RIG_KNOWN_HOSTS"] }
+    var clientKey: String { self["RIG_CLIENT_KEY"] }
+    var hostKeyFingerprint: String { self["RIG_HOST_KEY_SHA256"] }
+    var directory: String { self["RIG_DIR"] }
+
+    static func load(path: String) -> Rig? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            values[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        return Rig(values: values)
+    }
+
+    /// The rig `scripts/test` brought up (STAGEFIX_RIG_ENV), or nil when the tests run without one.
+    static let shared: Rig? = ProcessInfo.processInfo.environment["STAGEFIX_RIG_ENV"].flatMap { Rig.load(path: $0) }
+
+    static var isAvailable: Bool { shared != nil }
+
+    static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<4 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// Brings up a private rig (its own sshd, no site) for tests that break or reconfigure sshd.
+    static func startPrivate(sshdOptions: [String] = [], withSite: Bool = false) async throws -> Rig {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stagefix-rig-\(UUID().uuidString.prefix(8))").path
+        let address = "127.0.\(Int.random(in: 10...250)).\(Int.random(in: 2...250))"
+        var arguments = ["up", directory, "--addr", address, "--host", "private-\(address.replacingOccurrences(of: ".", with: "-")).staging.test"]
+        for option in sshdOptions { arguments += ["--sshd-option", option] }
+        if !withSite { arguments.append("--no-site") }
+        let result = try await Subprocess.run(
+            .path(.init(packageRoot + "/scripts/rig")), arguments: .init(arguments),
+            output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
+        guard result.terminationStatus.isSuccess, let rig = Rig.load(path: directory + "/rig.env") else {
+            throw RigFailure(message: "scripts/rig up failed: \(result.standardError)")
+        }
+        return rig
+    }
+
+    func stop() async {
+        _ = try? await Subprocess.run(
+            .path(.init(Rig.packageRoot + "/scripts/rig")), arguments: ["down", directory],
+            output: .discarded, error: .discarded)
+    }
+
+    /// Connection options that authenticate with the rig's client key and trust exactly its host key.
+    func connectionOptions(timeout: Double = 10, policy: (any HostKeyPolicy)? = nil, authentication: [AuthenticationMethod]? = nil) -> ConnectionOptions {
+        ConnectionOptions(
+            host: address, port: port, user: user, timeout: timeout,
+            authentication: authentication ?? [.privateKey(path: clientKey, required: true, passphrase: { _ in nil })],
+            hostKeyPolicy: policy ?? PinnedHostKey(fingerprint: hostKeyFingerprint))
+    }
+}
+
+struct RigFailure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// Trusts exactly one fingerprint: lets the transport be tested apart from known_hosts.
+struct PinnedHostKey: HostKeyPolicy {
+    var fingerprint: String
+    func validate(hostKey: HostKey, for endpoint: HostKeyEndpoint) throws {
+        guard hostKey.fingerprint == fingerprint else {
+            throw SSHError.hostKeyRefused(host: endpoint.hostName, fingerprint: hostKey.fingerprint, reason: "not the pinned key \(fingerprint)")
+        }
+    }
+}
