@@ -93,6 +93,18 @@ struct TransportTests {
         #expect(watch.milliseconds < 4000)
     }
 
+    @Test func aTimedOutCommandIsStoppedOnTheServer() throws {
+        let session = try SSHSession.connect(rig.connectionOptions())
+        // A duration no other test uses, to find exactly this command in the process list.
+        let seconds = "61.\(Int.random(in: 100000...999999))"
+        #expect(throws: SSHError.self) {
+            _ = try session.capture("sleep \(seconds); echo never", timeout: 1)
+        }
+        let checker = try SSHSession.connect(rig.connectionOptions())
+        let survivors = try checker.capture("pgrep -f '[s]leep \(seconds)' || true", timeout: 5)
+        #expect(String(decoding: survivors.stdout, as: UTF8.self).isEmpty, "the timed-out command still runs on the server")
+    }
+
     @Test func aClosedPortIsUnreachable() throws {
         // Bind a port and close it again: nothing listens there now.
         let port = try freePort(on: "127.0.0.1")

@@ -80,11 +80,31 @@ extension SSHSession {
                 } catch SSHError.timedOut where !deadline.hasPassed {
                     continue
                 } catch SSHError.timedOut {
+                    terminateRemotely(processes.filter { !$0.isFinished })
                     throw SSHError.timedOut(during: running.phaseDescription, seconds: timeout)
                 }
             }
         }
         return processes.map { $0.exit! }
+    }
+}
+
+extension SSHSession {
+    /// Signals the process groups of commands that outlived their timeout (libssh2 1.10 cannot send
+    /// an SSH "signal" request), on a fresh channel of this connection, within a second or two.
+    func terminateRemotely(_ processes: [RemoteProcess]) {
+        let groups = processes.compactMap(\.remoteProcessGroup).filter { $0 > 1 }
+        processes.forEach { $0.abandonIfRunning() }
+        guard !groups.isEmpty else { return }
+        let targets = groups.map { "-\($0)" }.joined(separator: " ")
+        let killer = RemoteProcess(session: self, command: RemoteCommand("kill -TERM -- \(targets) 2>/dev/null"))
+        let deadline = Deadline(secondsFromNow: 2)
+        let waiter = makeWaiter()
+        while !killer.isFinished && !deadline.hasPassed {
+            guard let moved = try? killer.advance() else { return }
+            if !moved, (try? waiter.wait(deadline: deadline, during: "stopping the timed-out command")) == nil { return }
+        }
+        options.trace?("sent TERM to remote process group(s) \(groups.map(String.init).joined(separator: ", "))")
     }
 }
 
@@ -103,10 +123,22 @@ final class RemoteProcess {
     private var buffer = [UInt8](repeating: 0, count: 32768)
     private(set) var exit: RemoteExit?
 
+    /// The remote shell's pid, reported first on stderr; sshd makes that shell a session leader, so
+    /// it is also the process group to signal when the command outlives its timeout.
+    private(set) var remoteProcessGroup: Int32?
+    private var lookingForPid = true
+    private var stderrLineBuffer: [UInt8] = []
+    static let pidMarker = Array("\u{1}stagefix-pid:".utf8)
+
     init(session: SSHSession, command: RemoteCommand) {
         self.session = session
         self.command = command
         stdinClosed = command.stdin == nil
+    }
+
+    /// What is sent to sshd: the pid report, then the command itself, unchanged, in the login shell.
+    var wireCommand: String {
+        "printf '\\001stagefix-pid:%s\\n' \"$$\" >&2; " + command.command
     }
 
     deinit {
@@ -153,7 +185,7 @@ final class RemoteProcess {
                 phase = .starting
                 progressed = true
             case .starting:
-                let text = command.command
+                let text = wireCommand
                 let rc = libssh2_channel_process_startup(channel, "exec", 4, text, UInt32(text.utf8.count))
                 if rc == LIBSSH2_ERROR_EAGAIN { return progressed }
                 if rc != 0 {
@@ -180,6 +212,7 @@ final class RemoteProcess {
                 if rc != 0 { throw failure(rc, "libssh2_channel_wait_closed") }
                 // Only after close is the exit status reliable (LIBSSH2-NOTES §4).
                 exit = readExit()
+                flushHeldStderr()
                 phase = .finished
                 libssh2_channel_free(channel)
                 channel = nil
@@ -202,12 +235,46 @@ final class RemoteProcess {
         }
         // Drain both streams every pass: an unread stderr fills its window and stalls stdout too.
         let outDrained = try drain(stream: 0, into: command.stdout, progressed: &progressed)
-        let errDrained = try drain(stream: Int32(SSH_EXTENDED_DATA_STDERR), into: command.stderr, progressed: &progressed)
+        let errDrained = try drain(stream: Int32(SSH_EXTENDED_DATA_STDERR), into: { [unowned self] chunk in self.receiveStderr(chunk) }, progressed: &progressed)
         if outDrained && errDrained && libssh2_channel_eof(channel) != 0 {
             phase = .closing
             progressed = true
         }
         return progressed
+    }
+
+    /// Takes the pid report out of stderr; everything else goes to the caller's sink untouched.
+    private func receiveStderr(_ chunk: UnsafeRawBufferPointer) {
+        guard lookingForPid else { return command.stderr(chunk) }
+        stderrLineBuffer.append(contentsOf: chunk)
+        // Lines before the report (a login shell's warning) pass through; give up after 4 KiB.
+        while lookingForPid, let newline = stderrLineBuffer.firstIndex(of: UInt8(ascii: "\n")) {
+            let line = stderrLineBuffer[..<newline]
+            if line.starts(with: Self.pidMarker) {
+                remoteProcessGroup = Int32(String(decoding: line.dropFirst(Self.pidMarker.count), as: UTF8.self))
+                lookingForPid = false
+                stderrLineBuffer.removeSubrange(...newline)
+            } else {
+                let passed = Array(stderrLineBuffer[...newline])
+                stderrLineBuffer.removeSubrange(...newline)
+                passed.withUnsafeBytes { command.stderr($0) }
+            }
+        }
+        if lookingForPid && stderrLineBuffer.count > 4096 { lookingForPid = false }
+        if !lookingForPid && !stderrLineBuffer.isEmpty {
+            let rest = stderrLineBuffer
+            stderrLineBuffer = []
+            rest.withUnsafeBytes { command.stderr($0) }
+        }
+    }
+
+    /// Flushes a partial line held while looking for the pid report (the command ended first).
+    func flushHeldStderr() {
+        lookingForPid = false
+        guard !stderrLineBuffer.isEmpty else { return }
+        let rest = stderrLineBuffer
+        stderrLineBuffer = []
+        rest.withUnsafeBytes { command.stderr($0) }
     }
 
     /// Sends what the stdin source has, then EOF once it ends.
