@@ -106,3 +106,11 @@ extension HostKey {
         self.init(algorithm: String(decoding: name, as: UTF8.self), blob: blob)
     }
 }
+
+public enum PublicKeyFile {
+    /// The public blob of a private key file (from its `.pub`, or the OpenSSH container), for
+    /// `IdentitiesOnly`: which agent identities may be offered.
+    public static func blob(forPrivateKey path: String) -> [UInt8]? {
+        PrivateKeyFileInfo.inspect(path: path)?.publicBlob
+    }
+}

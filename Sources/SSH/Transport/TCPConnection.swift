@@ -129,3 +129,10 @@ final class TCPConnection {
         return descriptor
     }
 }
+
+/// Name resolution as the transport does it, for evidence that compares addresses (the guard).
+public enum TCPAddresses {
+    public static func resolve(_ host: String, port: Int, family: AddressFamily = .any) throws -> [String] {
+        try TCPConnection.resolve(host: host, port: port, family: family).map(\.text)
+    }
+}

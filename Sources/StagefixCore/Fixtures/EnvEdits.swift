@@ -1,0 +1,139 @@
+// `env set` arguments, checked before connecting, and applied to the server's file in one atomic write.
+import Foundation
+import SSH
+
+public struct EnvEdits: Sendable, Equatable {
+    public enum Edit: Sendable, Equatable {
+        case set(key: String, value: String)
+        /// A random secret, only when the key is missing.
+        case generate(key: String)
+
+        var key: String {
+            switch self {
+            case let .set(key, _), let .generate(key): return key
+            }
+        }
+    }
+
+    public var edits: [Edit]
+
+    /// `KEY=VALUE` words, `--from-local KEY` (this machine's environment), `--generate KEY`.
+    /// Everything is validated here, before any connection (65 for bad input).
+    public static func parse(assignments: [String], fromLocal: [String], generate: [String], localEnvironment: [String: String]) throws -> EnvEdits {
+        var edits: [Edit] = []
+        for assignment in assignments {
+            guard let equals = assignment.firstIndex(of: "=") else {
+                throw StagefixError.invalidData("'\(assignment)' is not KEY=VALUE")
+            }
+            edits.append(.set(key: try validKey(String(assignment[..<equals])), value: String(assignment[assignment.index(after: equals)...])))
+        }
+        for key in fromLocal {
+            guard let value = localEnvironment[try validKey(key)] else {
+                throw StagefixError.invalidData("--from-local \(key): \(key) is not set in this machine's environment")
+            }
+            edits.append(.set(key: key, value: value))
+        }
+        for key in generate { edits.append(.generate(key: try validKey(key))) }
+        let keys = edits.map(\.key)
+        if let duplicate = keys.first(where: { key in keys.filter { $0 == key }.count > 1 }) {
+            throw StagefixError.invalidData("\(duplicate) is given more than once")
+        }
+        return EnvEdits(edits: edits)
+    }
+
+    private static func validKey(_ key: String) throws -> String {
+        guard EnvFile.isValidKey(key) else {
+            throw StagefixError.invalidData("'\(key)' is not a valid env key; use letters, digits and _ (not starting with a digit)")
+        }
+        return key
+    }
+
+    /// 50 characters from the system CSPRNG (getrandom), from an alphabet that never needs quoting.
+    public static func randomSecret(length: Int = 50) -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<length).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
+    }
+}
+
+public struct EnvEditOutcome: Sendable {
+    public var path: String
+    public var changedKeys: [String]
+    public var unchangedKeys: [String]
+}
+
+extension StagingSite {
+    /// Applies the edits; writes (atomically, keeping the mode) only when the text changes, so the
+    /// same `env set` twice leaves the file byte-identical. A missing file is created (mode 0600).
+    public func applyEnvEdits(_ edits: EnvEdits) throws -> EnvEditOutcome {
+        guard let path = layout.envFilePath else {
+            throw StagefixError.configuration("\(host) has env_file: none in stagefix.yml; there is no env file to edit")
+        }
+        let current: EnvFile
+        let exists: Bool
+        do {
+            current = try environment().file
+            exists = true
+        } catch StagefixError.configuration(let message) where message.contains("does not exist") {
+            current = EnvFile(parsing: "", environment: [:])
+            exists = false
+        }
+        var assignments: [(key: String, value: String)] = []
+        var changed: [String] = []
+        var unchanged: [String] = []
+        for edit in edits.edits {
+            switch edit {
+            case let .set(key, value):
+                assignments.append((key, value))
+                if current.value(of: key) == value { unchanged.append(key) } else { changed.append(key) }
+            case let .generate(key):
+                if current.value(of: key) != nil {
+                    unchanged.append(key)
+                } else {
+                    assignments.append((key, EnvEdits.randomSecret()))
+                    changed.append(key)
+                }
+            }
+        }
+        let text: String
+        do {
+            text = try current.setting(assignments)
+        } catch {
+            throw StagefixError.invalidData("cannot edit \(path) safely: \(error)")
+        }
+        if text != current.text || !exists {
+            let sftp = try SFTPClient(session: session, timeout: timeout)
+            try sftp.writeFileAtomically(path, contents: Array(text.utf8), newFileMode: 0o600)
+        }
+        return EnvEditOutcome(path: path, changedKeys: changed, unchangedKeys: unchanged)
+    }
+}
+
+/// `env show` output.
+public enum EnvShowFormat: String, Sendable, CaseIterable {
+    case text, json, dotenv
+}
+
+public enum EnvListing {
+    public static func render(_ environment: ServerEnvironment, format: EnvShowFormat, reveal: Bool) -> String {
+        let shown = environment.values.map { pair in
+            (key: pair.key, value: reveal ? pair.value : SecretRedaction.redacted(value: pair.value, forKey: pair.key))
+        }
+        switch format {
+        case .text:
+            return shown.map { "\($0.key)=\($0.value)\n" }.joined()
+        case .json:
+            var values: [String: String] = [:]
+            for pair in shown { values[pair.key] = pair.value }
+            return JSONOutput.encode([
+                "ok": true, "path": environment.path, "redacted": !reveal,
+                "keys": shown.map(\.key), "values": values,
+                "problems": environment.problems.map { ["line": $0.line, "message": $0.message] as [String: Any] },
+            ]) + "\n"
+        case .dotenv:
+            // Written by the same editor `env set` uses, so python-dotenv reads it back exactly.
+            let written = (try? EnvFile(parsing: "", environment: [:]).setting(shown.map { ($0.key, $0.value) })) ?? ""
+            return written.hasSuffix("\n") || written.isEmpty ? written : written + "\n"
+        }
+    }
+}

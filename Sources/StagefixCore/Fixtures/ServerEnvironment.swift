@@ -1,0 +1,31 @@
+// The site's env file as read from the server: its text, its values in file order, its bad lines.
+import SSH
+
+public struct ServerEnvironment: Sendable {
+    /// Where it was read from, as configured (`~/sites/HOST/.env`).
+    public var path: String
+    public var text: String
+    /// Resolved values, in first-appearance order, last assignment winning (python-dotenv's dict).
+    public var values: [(key: String, value: String)]
+    /// Lines python-dotenv would skip, with why.
+    public var problems: [(line: Int, message: String)]
+
+    public func value(for key: String) -> String? {
+        values.last(where: { $0.key == key })?.value
+    }
+
+    /// Masks every value of this env wherever it would be shown.
+    public var redactor: Redactor { Redactor(values: values.map(\.value)) }
+
+    /// The parsed file, kept for editing (`env set`).
+    public let file: EnvFile
+
+    public init(path: String, text: String) {
+        self.path = path
+        self.text = text
+        // The server's own process environment is not ours to read: `${VAR}` sees the file only.
+        file = EnvFile(parsing: text, environment: [:])
+        values = file.entries.compactMap { entry in entry.value.map { (key: entry.key, value: $0) } }
+        problems = file.problems.map { (line: $0.firstLine, message: $0.message) }
+    }
+}

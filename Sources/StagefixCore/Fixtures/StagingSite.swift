@@ -1,0 +1,153 @@
+// A staging site over one SSH connection: read its env (SFTP), run management commands with it.
+import Foundation
+import SSH
+
+/// What a management command printed and how it ended.
+public struct ManagementOutput: Sendable {
+    public var exit: RemoteExit
+    public var stdout: String
+    /// Already redacted: no env value appears in it.
+    public var stderr: String
+}
+
+public final class StagingSite {
+    public let session: SSHSession
+    /// The host as typed (the name the site is deployed under).
+    public let host: String
+    public let layout: SiteLayout
+    public let timeout: Double
+    private let trace: (@Sendable (String) -> Void)?
+    private var cachedEnvironment: ServerEnvironment?
+
+    public init(session: SSHSession, host: String, layout: SiteLayout, timeout: Double, trace: (@Sendable (String) -> Void)?) {
+        self.session = session
+        self.host = host
+        self.layout = layout
+        self.timeout = timeout
+        self.trace = trace
+    }
+
+    /// Masks the env's values (none read yet: nothing to mask).
+    public var redactor: Redactor { cachedEnvironment?.redactor ?? .none }
+
+    /// The env file, read once per connection over SFTP. Sites with `env_file: none` have an empty one.
+    public func environment() throws -> ServerEnvironment {
+        if let cachedEnvironment { return cachedEnvironment }
+        guard let path = layout.envFilePath else {
+            let empty = ServerEnvironment(path: "(none)", text: "")
+            cachedEnvironment = empty
+            return empty
+        }
+        let watch = Stopwatch()
+        let sftp = try SFTPClient(session: session, timeout: timeout)
+        let bytes: [UInt8]
+        do {
+            bytes = try sftp.readFile(path, maxBytes: 4 << 20)
+        } catch SSHError.remoteFile(_, "no such file") {
+            throw StagefixError.configuration(
+                "the env file \(path) does not exist on \(host); create it, or set site.env_file in stagefix.yml (`none` for sites without one)")
+        }
+        let environment = ServerEnvironment(path: path, text: String(decoding: bytes, as: UTF8.self))
+        trace?("read \(path): \(environment.values.count) values (\(String(format: "%.1f", watch.milliseconds)) ms)")
+        for problem in environment.problems {
+            StandardStreams.printError("stagefix: warning: \(path) line \(problem.line): \(problem.message); line skipped")
+        }
+        cachedEnvironment = environment
+        return environment
+    }
+
+    /// Runs `manage.py ARGS` with the server's env delivered on stdin; several at once share the
+    /// connection (one channel each).
+    public func manage(_ argumentLists: [[String]], streamOutput: Bool = false) throws -> [ManagementOutput] {
+        let environment = try environment()
+        let redactor = environment.redactor
+        let script = EnvDelivery.script(environment.values)
+        var outputs = [(out: [UInt8], err: [UInt8])](repeating: ([], []), count: argumentLists.count)
+        var pendingStderr = [[UInt8]](repeating: [], count: argumentLists.count)
+        let commands = argumentLists.enumerated().map { index, arguments in
+            RemoteCommand(
+                ManagementCommandLine.build(layout: layout, arguments: arguments, deliversEnv: true),
+                stdin: FixedStdin(script),
+                stdout: { chunk in
+                    if streamOutput {
+                        StandardStreams.writeAll(chunk.baseAddress!, chunk.count, to: 1)
+                    } else {
+                        outputs[index].out.append(contentsOf: chunk)
+                    }
+                },
+                stderr: { chunk in
+                    // Keep a bounded tail for error messages even when relaying.
+                    outputs[index].err.append(contentsOf: chunk)
+                    if outputs[index].err.count > 65536 { outputs[index].err.removeFirst(outputs[index].err.count - 65536) }
+                    guard streamOutput else { return }
+                    // Relay whole lines only, so a secret split across chunks is still masked.
+                    pendingStderr[index].append(contentsOf: chunk)
+                    if let lastNewline = pendingStderr[index].lastIndex(of: UInt8(ascii: "\n")) {
+                        let lines = String(decoding: pendingStderr[index][...lastNewline], as: UTF8.self)
+                        pendingStderr[index].removeFirst(lastNewline + 1)
+                        StandardStreams.write(redactor.redact(lines), to: 2)
+                    }
+                })
+        }
+        for arguments in argumentLists {
+            trace?("running manage.py \(redactor.redact(arguments.joined(separator: " "))) in \(layout.projectPath) with \(environment.values.count) env values on stdin")
+        }
+        let watch = Stopwatch()
+        let exits = try session.runConcurrently(commands, timeout: timeout)
+        for rest in pendingStderr where !rest.isEmpty {
+            StandardStreams.write(redactor.redact(String(decoding: rest, as: UTF8.self)), to: 2)
+        }
+        trace?("management command(s) done (\(String(format: "%.1f", watch.milliseconds)) ms)")
+        return zip(exits, outputs).map { exit, output in
+            let stderr = redactor.redact(String(decoding: output.err, as: UTF8.self))
+            return ManagementOutput(exit: exit, stdout: String(decoding: output.out, as: UTF8.self), stderr: stderr)
+        }
+    }
+
+    /// Turns a failed management command into the error a person can act on.
+    func failure(of output: ManagementOutput, arguments: [String]) -> StagefixError {
+        if let prologue = ManagementCommandLine.prologueFailure(exit: output.exit, stderr: output.stderr) {
+            switch prologue {
+            case .missingProject:
+                return .configuration("the site folder \(layout.projectPath) does not exist on \(host); deploy the site there or set site.path for this host in stagefix.yml")
+            case .missingInterpreter:
+                return .configuration("the interpreter \(layout.pythonPath) is missing or not executable on \(host); create the virtualenv or set site.python in stagefix.yml")
+            case .missingManage:
+                return .configuration("\(layout.managePath) does not exist on \(host); set site.manage in stagefix.yml")
+            case .envRejected:
+                return .invalidData("the server's shell could not load the env values from \(layout.envFilePath ?? "the env file")")
+            }
+        }
+        if output.stderr.contains("Unknown command: '\(arguments.first ?? "")'") {
+            return .configuration("the site on \(host) has no `\(arguments.first ?? "")` management command; add it to one of the site's apps")
+        }
+        let tail = output.stderr.split(separator: "\n", omittingEmptySubsequences: true).suffix(8).joined(separator: "\n")
+        return .remoteCommandFailed(command: "manage.py " + arguments.joined(separator: " "), exit: output.exit, stderrTail: tail)
+    }
+
+    /// `manage.py create_session EMAIL` for each email (in parallel channels), returning the keys in order.
+    public func createSessions(for emails: [EmailAddress]) throws -> [SessionKey] {
+        let argumentLists = emails.map { ["create_session", $0.value] }
+        let outputs = try manage(argumentLists)
+        return try zip(zip(emails, argumentLists), outputs).map { pair, output in
+            guard output.exit.succeeded else { throw failure(of: output, arguments: pair.1) }
+            return try SessionKey.parse(commandOutput: output.stdout, email: pair.0.value)
+        }
+    }
+
+    /// `manage.py flush --noinput`: empties every table.
+    public func flushDatabase() throws {
+        let arguments = ["flush", "--noinput"]
+        let output = try manage([arguments])[0]
+        guard output.exit.succeeded else { throw failure(of: output, arguments: arguments) }
+    }
+
+    /// Any management command, its output relayed as it arrives; returns its exit.
+    public func relayManagement(_ arguments: [String]) throws -> RemoteExit {
+        let output = try manage([arguments], streamOutput: true)[0]
+        if ManagementCommandLine.prologueFailure(exit: output.exit, stderr: output.stderr) != nil {
+            throw failure(of: output, arguments: arguments)
+        }
+        return output.exit
+    }
+}
