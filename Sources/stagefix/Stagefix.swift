@@ -13,6 +13,6 @@ struct Stagefix: ParsableCommand {
             production guard, 78 configuration error.
             """,
         version: StagefixVersion.current,
-        subcommands: []
+        subcommands: [ExecCommand.self, CheckCommand.self]
     )
 }

@@ -1,0 +1,39 @@
+// The options every host command takes (CONTRACT.md "Targeting a host").
+import ArgumentParser
+import Foundation
+import StagefixCore
+
+struct HostOptions: ParsableArguments {
+    @Argument(help: "The host: an ssh_config alias, a name or address, or user@host:port.")
+    var host: String
+
+    @Option(name: [.customShort("F"), .customLong("ssh-config")], help: ArgumentHelp("OpenSSH client config to read (default ~/.ssh/config, then /etc/ssh/ssh_config).", valueName: "file"))
+    var sshConfig: String?
+
+    @Option(name: [.customShort("c"), .customLong("config")], help: ArgumentHelp("stagefix's own config (default: stagefix.yml here or in the nearest parent).", valueName: "file"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("Bound on connecting and on each remote command, in seconds.", valueName: "seconds"))
+    var timeout: Double = 30
+
+    @Flag(name: [.short, .long], help: "Trace each step with its duration (secrets never shown).")
+    var verbose = false
+
+    func validate() throws {
+        guard timeout > 0, timeout.isFinite else {
+            throw ValidationError("--timeout must be a positive number of seconds, got \(timeout)")
+        }
+        guard !host.isEmpty else { throw ValidationError("HOST must not be empty") }
+    }
+
+    var connectionRequest: ConnectionRequest {
+        ConnectionRequest(
+            destination: host, sshConfigPath: sshConfig, timeout: timeout,
+            trace: verbose ? Trace.toStandardError : nil,
+            passphrase: TerminalPrompt.passphraseProvider)
+    }
+}
+
+enum OutputFormatOption: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
