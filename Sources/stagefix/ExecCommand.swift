@@ -39,8 +39,9 @@ struct ExecCommand: ParsableCommand {
 
     func run() throws {
         try Reporting.run(json: false) {
-            let session = try HostConnector.connect(target.connectionRequest)
-            defer { session.disconnect() }
+            let fixture = try SiteConnection.open(target)
+            defer { fixture.close() }
+            let session = fixture.site.session
             let stdin: (any StdinSource)? = noStdin || isatty(0) == 1 ? nil : StreamingStdin(descriptor: 0)
             let remote = RemoteCommand(
                 command.joined(separator: " "), stdin: stdin,
@@ -49,6 +50,7 @@ struct ExecCommand: ParsableCommand {
             target.connectionRequest.trace?("running the command")
             let exit = try session.run(remote, timeout: target.timeout)
             target.connectionRequest.trace?("command ended: \(exit)")
+            fixture.audit(command: "exec " + command.joined(separator: " "), exitStatus: exit.status)
             if let signal = exit.signal {
                 StandardStreams.printError("stagefix: remote command killed by signal \(signal)")
                 return 128 + (SignalNames.number(of: signal) ?? 0)

@@ -37,3 +37,10 @@ struct HostOptions: ParsableArguments {
 enum OutputFormatOption: String, ExpressibleByArgument, CaseIterable {
     case text, json
 }
+
+extension SiteConnection {
+    /// Opens the target's site with the guard enforced, from the command's host options.
+    static func open(_ target: HostOptions) throws -> SiteConnection {
+        try SiteConnection.open(target.connectionRequest, configPath: target.config)
+    }
+}

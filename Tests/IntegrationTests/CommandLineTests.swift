@@ -92,7 +92,7 @@ struct CommandLineTests {
     }
 
     @Test func aLongCommandTimesOutWith75Quickly() async throws {
-        let result = try await Stagefix.run(["exec", "-F", rig.sshConfig, "--timeout", "2", rig.host, "--", "sleep 60"])
+        let result = try Stagefix.runTimed(["exec", "-F", rig.sshConfig, "--timeout", "2", rig.host, "--", "sleep 60"])
         #expect(result.status == 75)
         #expect(result.milliseconds < 4000)
         #expect(result.stderr.contains("sleep 60"))
@@ -101,7 +101,7 @@ struct CommandLineTests {
     @Test func aSilentServerTimesOutWith75() async throws {
         let listener = try SilentListener(address: "127.0.0.1")
         let path = try config(replacing: "HostName \(rig.address)\n    Port \(rig.port)", with: "HostName 127.0.0.1\n    Port \(listener.port)")
-        let result = try await Stagefix.run(["exec", "-F", path, "--timeout", "1.5", rig.host, "--", "true"])
+        let result = try Stagefix.runTimed(["exec", "-F", path, "--timeout", "1.5", rig.host, "--", "true"])
         #expect(result.status == 75)
         #expect(result.milliseconds < 3500)
     }

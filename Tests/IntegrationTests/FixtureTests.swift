@@ -23,6 +23,7 @@ func lastLine(_ text: String) -> String {
 }
 
 // One suite, serialized: flush empties the database the other tests' sessions live in.
+extension SiteDatabaseTests {
 @Suite(.serialized, .enabled(if: Rig.isAvailable && !(Rig.shared?["RIG_SITE_URL"].isEmpty ?? true), "needs the rig with its site: run scripts/test"))
 struct FixtureTests {
     let rig = Rig.shared!
@@ -144,4 +145,5 @@ struct FixtureTests {
             String(describing: error).contains("interpreter") && String(describing: error).contains("site.python")
         }
     }
+}
 }

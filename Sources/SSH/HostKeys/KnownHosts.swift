@@ -173,3 +173,14 @@ enum GlobPattern {
         return pi == p.count
     }
 }
+
+/// Keys recorded for an endpoint, for evidence other than trust (the guard's production keys).
+public enum KnownHostsLookup {
+    public static func keys(for endpoint: HostKeyEndpoint, in files: [String]) -> [HostKey] {
+        let name = endpoint.knownHostsName.lowercased()
+        return files.flatMap { path -> [HostKey] in
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+            return KnownHostsParser.parse(text, path: path).entries.filter { $0.marker == .none && $0.matches(name) }.map(\.key)
+        }
+    }
+}

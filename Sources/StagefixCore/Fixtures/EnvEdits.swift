@@ -137,3 +137,13 @@ public enum EnvListing {
         }
     }
 }
+
+extension EnvEdits.Edit: CustomStringConvertible {
+    /// For the audit log: the key and how it was set, never the value.
+    public var description: String {
+        switch self {
+        case let .set(key, _): return "\(key)=<value>"
+        case let .generate(key): return "--generate \(key)"
+        }
+    }
+}

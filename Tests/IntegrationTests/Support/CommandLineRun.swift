@@ -31,4 +31,24 @@ enum Stagefix {
         }
         return CommandResult(status: status, stdout: result.standardOutput, stderr: result.standardError, milliseconds: Date().timeIntervalSince(start) * 1000)
     }
+
+    /// For timing: waits on this thread, so a busy cooperative pool cannot delay the measurement.
+    static func runTimed(_ arguments: [String]) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let start = Date()
+        try process.run()
+        process.waitUntilExit()
+        let elapsed = Date().timeIntervalSince(start) * 1000
+        return CommandResult(
+            status: process.terminationStatus,
+            stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            milliseconds: elapsed)
+    }
 }

@@ -1,0 +1,184 @@
+// stagefix.yml: per-host site layout, cookie settings, roles and guard rules; errors say file:line:column.
+import Foundation
+import SSH
+import Yams
+
+public struct HostSettings: Sendable, Equatable {
+    public var role: HostRole?
+    public var site: SiteLayout
+    public var cookie: SessionCookieSettings
+}
+
+public struct StagefixConfig: Sendable {
+    /// Where it was read from; nil when there was no file (all defaults).
+    public var path: String?
+    public var guardRules = GuardRules()
+    public var auditLogPath: String?
+    private var defaultSite: [String: String] = [:]
+    private var defaultSession: [String: String] = [:]
+    private var hosts: [(name: String, role: HostRole?, site: [String: String], session: [String: String])] = []
+
+    public init() {}
+
+    /// `-c FILE`, else `stagefix.yml` in `searchFrom` or its nearest parent, else defaults.
+    public static func load(explicitPath: String?, searchFrom: String) throws -> StagefixConfig {
+        if let explicitPath {
+            guard let text = try? String(contentsOfFile: explicitPath, encoding: .utf8) else {
+                throw StagefixError.configuration("config file \(explicitPath) does not exist or cannot be read (given with -c)")
+            }
+            return try parse(yaml: text, path: explicitPath)
+        }
+        var directory = URL(fileURLWithPath: searchFrom).standardizedFileURL
+        while true {
+            let candidate = directory.appendingPathComponent("stagefix.yml").path
+            if let text = try? String(contentsOfFile: candidate, encoding: .utf8) { return try parse(yaml: text, path: candidate) }
+            let parent = directory.deletingLastPathComponent()
+            if parent.path == directory.path { return StagefixConfig() }
+            directory = parent
+        }
+    }
+
+    public static func parse(yaml: String, path: String) throws -> StagefixConfig {
+        var config = StagefixConfig()
+        config.path = path
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw StagefixError.configuration("\(path): not valid YAML: \(error)")
+        }
+        guard let root else { return config }
+        let reader = ConfigReader(path: path)
+        let top = try reader.mapping(root, at: "the top level", allowed: ["defaults", "guard", "hosts", "audit_log"])
+        if let defaults = top["defaults"] {
+            let section = try reader.mapping(defaults, at: "defaults", allowed: ["site", "session"])
+            if let site = section["site"] { config.defaultSite = try reader.strings(site, at: "defaults.site", allowed: ConfigReader.siteKeys) }
+            if let session = section["session"] { config.defaultSession = try reader.strings(session, at: "defaults.session", allowed: ConfigReader.sessionKeys) }
+        }
+        if let guardNode = top["guard"] {
+            let section = try reader.mapping(guardNode, at: "guard", allowed: ["deny", "allow", "apex_domain", "identity_keys", "production_fingerprints", "require_db_marker"])
+            if let deny = section["deny"] { config.guardRules.deny = try reader.list(deny, at: "guard.deny") }
+            if let allow = section["allow"] { config.guardRules.allow = try reader.list(allow, at: "guard.allow") }
+            if let apex = section["apex_domain"] { config.guardRules.apexDomain = try reader.scalar(apex, at: "guard.apex_domain") }
+            if let keys = section["identity_keys"] { config.guardRules.identityKeys = try reader.list(keys, at: "guard.identity_keys") }
+            if let pins = section["production_fingerprints"] { config.guardRules.productionFingerprints = try reader.list(pins, at: "guard.production_fingerprints") }
+        }
+        if let log = top["audit_log"] { config.auditLogPath = try reader.scalar(log, at: "audit_log") }
+        if let hostsNode = top["hosts"] {
+            guard case let .mapping(entries) = hostsNode else { throw reader.error(hostsNode, "hosts must be a mapping of host names") }
+            for (keyNode, value) in entries {
+                let name = try reader.scalar(keyNode, at: "hosts")
+                let section = try reader.mapping(value, at: "hosts.\(name)", allowed: ["role", "site", "session"])
+                var role: HostRole? = nil
+                if let roleNode = section["role"] {
+                    let text = try reader.scalar(roleNode, at: "hosts.\(name).role")
+                    guard let parsed = HostRole(rawValue: text) else { throw reader.error(roleNode, "role '\(text)' is not staging or production") }
+                    role = parsed
+                }
+                let site = try section["site"].map { try reader.strings($0, at: "hosts.\(name).site", allowed: ConfigReader.siteKeys) } ?? [:]
+                let session = try section["session"].map { try reader.strings($0, at: "hosts.\(name).session", allowed: ConfigReader.sessionKeys) } ?? [:]
+                config.hosts.append((name, role, site, session))
+            }
+        }
+        // Values are checked now, not at first use: a bad config never gets half-way.
+        for host in config.hosts { _ = try config.hostSettings(validating: host.name) }
+        return config
+    }
+
+    /// Exact name first, then the first matching pattern in file order.
+    private func entry(for host: String) -> (name: String, role: HostRole?, site: [String: String], session: [String: String])? {
+        hosts.first(where: { $0.name.lowercased() == host.lowercased() }) ?? hosts.first(where: { HostPattern($0.name).matches(host) })
+    }
+
+    public func hostSettings(for host: String) -> HostSettings {
+        (try? hostSettings(validating: host)) ?? HostSettings(role: nil, site: .defaults(for: host), cookie: SessionCookieSettings())
+    }
+
+    private func hostSettings(validating host: String) throws -> HostSettings {
+        let match = entry(for: host)
+        let site = defaultSite.merging(match?.site ?? [:]) { $1 }
+        let session = defaultSession.merging(match?.session ?? [:]) { $1 }
+        var layout = SiteLayout.defaults(for: host)
+        if let path = site["path"] { layout.projectPath = path.replacingOccurrences(of: "{host}", with: host) }
+        if let python = site["python"] { layout.python = python }
+        if let manage = site["manage"] { layout.manage = manage }
+        if let envFile = site["env_file"] { layout.envFile = envFile.lowercased() == "none" ? nil : envFile }
+        if let prefix = site["command_prefix"] { layout.commandPrefix = prefix.split(separator: " ").map(String.init) }
+        var cookie = SessionCookieSettings()
+        if let name = session["cookie_name"] { cookie.name = name }
+        if let domain = session["cookie_domain"] { cookie.domain = domain }
+        if let path = session["cookie_path"] { cookie.path = path }
+        if let secure = session["cookie_secure"] { cookie.secure = try Self.bool(secure, "cookie_secure") }
+        if let httpOnly = session["cookie_httponly"] { cookie.httpOnly = try Self.bool(httpOnly, "cookie_httponly") }
+        if let sameSite = session["cookie_samesite"] {
+            guard ["Lax", "Strict", "None"].contains(sameSite) else { throw StagefixError.configuration("\(path ?? "stagefix.yml"): cookie_samesite '\(sameSite)' is not Lax, Strict or None") }
+            cookie.sameSite = sameSite
+        }
+        return HostSettings(role: match?.role, site: layout, cookie: cookie)
+    }
+
+    private static func bool(_ text: String, _ key: String) throws -> Bool {
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw StagefixError.configuration("stagefix.yml: \(key) '\(text)' is not true or false")
+        }
+    }
+
+    public var productionHostNames: [String] { hosts.filter { $0.role == .production }.map(\.name) }
+
+    /// Production hosts' key fingerprints: pinned ones, and those recorded for them in known_hosts.
+    public func productionHostKeys(sshConfigPath: String?) -> [String: String] {
+        var keys: [String: String] = [:]
+        for pin in guardRules.productionFingerprints { keys[pin] = "a production host (guard.production_fingerprints)" }
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+        guard let sshConfig = try? SSHConfig.load(explicitPath: sshConfigPath, homeDirectory: home) else { return keys }
+        for name in productionHostNames {
+            guard let resolved = try? sshConfig.resolve(host: name, localUser: NSUserName(), homeDirectory: home) else { continue }
+            let endpoint = HostKeyEndpoint(hostName: resolved.hostKeyAlias ?? resolved.hostName, port: resolved.port, address: "")
+            for key in KnownHostsLookup.keys(for: endpoint, in: resolved.userKnownHostsFiles + resolved.globalKnownHostsFiles) {
+                keys[key.fingerprint] = "the production host \(name)"
+            }
+        }
+        return keys
+    }
+}
+
+/// Reads YAML nodes with positions for every error.
+struct ConfigReader {
+    let path: String
+    static let siteKeys: Set<String> = ["path", "python", "manage", "env_file", "command_prefix"]
+    static let sessionKeys: Set<String> = ["cookie_name", "cookie_domain", "cookie_path", "cookie_secure", "cookie_httponly", "cookie_samesite"]
+
+    func error(_ node: Node, _ message: String) -> StagefixError {
+        let position = node.mark.map { "\($0.line):\($0.column)" } ?? "?"
+        return .configuration("\(path):\(position): \(message)")
+    }
+
+    func mapping(_ node: Node, at where_: String, allowed: Set<String>) throws -> [String: Node] {
+        guard case let .mapping(entries) = node else { throw error(node, "\(where_) must be a mapping with keys \(allowed.sorted().joined(separator: ", "))") }
+        var result: [String: Node] = [:]
+        for (key, value) in entries {
+            let name = try scalar(key, at: where_)
+            guard allowed.contains(name) else {
+                throw error(key, "unknown key '\(name)' under \(where_); expected one of: \(allowed.sorted().joined(separator: ", "))")
+            }
+            result[name] = value
+        }
+        return result
+    }
+
+    func scalar(_ node: Node, at where_: String) throws -> String {
+        guard case let .scalar(scalar) = node else { throw error(node, "\(where_) must be a single value") }
+        return scalar.string
+    }
+
+    func list(_ node: Node, at where_: String) throws -> [String] {
+        guard case let .sequence(items) = node else { throw error(node, "\(where_) must be a list") }
+        return try items.map { try scalar($0, at: where_) }
+    }
+
+    func strings(_ node: Node, at where_: String, allowed: Set<String>) throws -> [String: String] {
+        try mapping(node, at: where_, allowed: allowed).mapValues { try scalar($0, at: where_) }
+    }
+}

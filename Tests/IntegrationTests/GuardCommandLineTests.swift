@@ -1,0 +1,88 @@
+// The production guard through the binary: refusals (77) change nothing; config errors say where.
+import Foundation
+import Testing
+
+extension SiteDatabaseTests {
+@Suite(.serialized, .enabled(if: Stagefix.isAvailable && !(Rig.shared?["RIG_SITE_URL"].isEmpty ?? true), "needs the rig with its site: run scripts/test"))
+struct GuardCommandLineTests {
+    let rig = Rig.shared!
+
+    private func stagefixYML(_ text: String) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stagefix-yml-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try text.write(toFile: directory + "/stagefix.yml", atomically: true, encoding: .utf8)
+        return directory + "/stagefix.yml"
+    }
+
+    @Test func sessionCreateLogsInAndItsNetscapeJarWorksWithCurl() async throws {
+        let key = try await Stagefix.run(["session", "create", "-F", rig.sshConfig, rig.host, "jar@example.com"])
+        #expect(key.status == 0)
+        #expect(try fetchPage(rig, path: "whoami/", sessionKey: key.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).contains("logged in as jar@example.com"))
+        let jar = try await Stagefix.run(["session", "create", "-F", rig.sshConfig, rig.host, "jar@example.com", "--format", "netscape"])
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("jar-\(UUID().uuidString)").path
+        try jar.stdout.write(toFile: path, atomically: true, encoding: .utf8)
+        let page = try runLocal("/usr/bin/curl", ["-s", "-b", path, "-H", "Host: \(rig.host)", "http://\(rig.host):\(rig["RIG_SITE_PORT"])/whoami/", "--resolve", "\(rig.host):\(rig["RIG_SITE_PORT"]):\(rig.address)"])
+        #expect(page.contains("logged in as jar@example.com"))
+    }
+
+    @Test func aHostDeclaredProductionIsRefusedAndNotFlushed() async throws {
+        let key = try await Stagefix.run(["session", "create", "-F", rig.sshConfig, rig.host, "survivor@example.com"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let config = try stagefixYML("hosts:\n  \(rig.host):\n    role: production\n")
+        let result = try await Stagefix.run(["db", "flush", "-F", rig.sshConfig, "-c", config, rig.host, "--yes"])
+        #expect(result.status == 77)
+        #expect(result.stderr.contains("role: production"))
+        #expect(try fetchPage(rig, path: "whoami/", sessionKey: key).contains("logged in as survivor@example.com"))
+        let verdict = try await Stagefix.run(["guard", "-F", rig.sshConfig, "-c", config, rig.host, "--format", "json"])
+        #expect(verdict.status == 77)
+        #expect(verdict.stdout.contains("\"allowed\":false"))
+    }
+
+    @Test func anAliasPointingAtProductionIsRefusedByAddressAndHostKey() async throws {
+        // "production" is the rig itself under another name; the alias looks like staging.
+        let sshConfig = try String(contentsOfFile: rig.sshConfig, encoding: .utf8)
+            + "\nHost safe-staging\n    HostName \(rig.address)\n    Port \(rig.port)\n    User \(rig.user)\n    IdentityFile \(rig.clientKey)\n    UserKnownHostsFile \(rig.knownHosts)\n"
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stagefix-alias-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try sshConfig.write(toFile: directory + "/ssh_config", atomically: true, encoding: .utf8)
+        let config = try stagefixYML("hosts:\n  \(rig.host):\n    role: production\n  safe-staging:\n    role: staging\n")
+        let marker = "/tmp/stagefix-marker-\(UUID().uuidString)"
+        let result = try await Stagefix.run(["exec", "-F", directory + "/ssh_config", "-c", config, "safe-staging", "--", "touch \(marker)"])
+        #expect(result.status == 77)
+        #expect(result.stderr.contains("address"))
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
+    @Test func anUnknownHostIsRefusedWithTheLineThatWouldMarkIt() async throws {
+        let result = try await Stagefix.run(["exec", "-F", rig.sshConfig, "\(rig.user)@\(rig.address):\(rig.port)", "--", "true"])
+        #expect(result.status == 77)
+        #expect(result.stderr.contains("\(rig.address): { role: staging }"))
+    }
+
+    @Test func aServerNamingAnotherHostIsRefused() async throws {
+        // The rig's env says SITENAME=staging.rig.test; reach it under another staging-looking name.
+        let sshConfig = try String(contentsOfFile: rig.sshConfig, encoding: .utf8).replacingOccurrences(of: "Host \(rig.host)", with: "Host other-staging.example.com")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stagefix-other-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try sshConfig.write(toFile: directory + "/ssh_config", atomically: true, encoding: .utf8)
+        let config = try stagefixYML("hosts:\n  other-staging.example.com:\n    site:\n      path: ~/sites/\(rig.host)\n")
+        let result = try await Stagefix.run(["db", "flush", "-F", directory + "/ssh_config", "-c", config, "other-staging.example.com", "--yes"])
+        #expect(result.status == 77)
+        #expect(result.stderr.contains("another host"))
+    }
+
+    @Test func aMistypedConfigKeyIsError78WithItsPosition() async throws {
+        let config = try stagefixYML("hosts:\n  \(rig.host):\n    rol: staging\n")
+        let result = try await Stagefix.run(["exec", "-F", rig.sshConfig, "-c", config, rig.host, "--", "true"])
+        #expect(result.status == 78)
+        #expect(result.stderr.contains("stagefix.yml:3:5"))
+        #expect(result.stderr.contains("unknown key 'rol'"))
+    }
+
+    @Test func anInvalidEmailIs65AndNothingRuns() async throws {
+        let result = try await Stagefix.run(["session", "create", "-F", rig.sshConfig, rig.host, "a@b.c$(touch /tmp/stagefix-x)", "--format", "json"])
+        #expect(result.status == 65)
+        #expect(result.stdout.contains("\"kind\":\"invalid_data\""))
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/stagefix-x"))
+    }
+}
+}
