@@ -63,7 +63,11 @@ public struct StagefixConfig: Sendable {
             if let keys = section["identity_keys"] { config.guardRules.identityKeys = try reader.list(keys, at: "guard.identity_keys") }
             if let pins = section["production_fingerprints"] { config.guardRules.productionFingerprints = try reader.list(pins, at: "guard.production_fingerprints") }
         }
-        if let log = top["audit_log"] { config.auditLogPath = try reader.scalar(log, at: "audit_log") }
+        if let log = top["audit_log"] {
+            let value = try reader.scalar(log, at: "audit_log")
+            let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+            config.auditLogPath = value.hasPrefix("~/") ? home + value.dropFirst(1) : value
+        }
         if let hostsNode = top["hosts"] {
             guard case let .mapping(entries) = hostsNode else { throw reader.error(hostsNode, "hosts must be a mapping of host names") }
             for (keyNode, value) in entries {
@@ -81,6 +85,7 @@ public struct StagefixConfig: Sendable {
             }
         }
         // Values are checked now, not at first use: a bad config never gets half-way.
+        _ = try config.hostSettings(validating: "defaults.invalid")
         for host in config.hosts { _ = try config.hostSettings(validating: host.name) }
         return config
     }
