@@ -25,6 +25,40 @@ struct GuardCommandLineTests {
         #expect(page.contains("logged in as jar@example.com"))
     }
 
+    /// Loads a format's JSON the way the browser tool would read it, and logs in with it over HTTP.
+    private static let cookieLoader = """
+        import json, sys, urllib.request
+        fmt, url, host = sys.argv[1], sys.argv[2], sys.argv[3]
+        data = json.load(sys.stdin)
+        if fmt == "selenium": cookies = [data]                    # driver.add_cookie(dict)
+        elif fmt == "playwright": cookies = data                  # context.add_cookies(list)
+        elif fmt == "playwright-state": cookies = data["cookies"] # new_context(storage_state=...)
+        else: cookies = [s["cookie"] for s in data["sessions"]]  # --format json
+        cookie = cookies[0]
+        for key in ("name", "value", "domain", "path"): assert key in cookie, key
+        assert cookie["domain"] == host and cookie["path"] == "/", cookie
+        request = urllib.request.Request(url + "whoami/", headers={"Host": host, "Cookie": cookie["name"] + "=" + cookie["value"]})
+        print(urllib.request.urlopen(request).read().decode())
+        """
+
+    @Test(arguments: ["selenium", "playwright", "playwright-state", "json"])
+    func everyJSONCookieShapeLogsIn(format: String) async throws {
+        let output = try await Stagefix.run(["session", "create", "-F", rig.sshConfig, rig.host, "shape@example.com", "--format", format])
+        #expect(output.status == 0, "\(output.stderr)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", Self.cookieLoader, format, rig["RIG_SITE_URL"], rig.host]
+        let input = Pipe(), result = Pipe()
+        process.standardInput = input
+        process.standardOutput = result
+        try process.run()
+        input.fileHandleForWriting.write(Data(output.stdout.utf8))
+        try input.fileHandleForWriting.close()
+        let page = String(decoding: result.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(page.contains("logged in as shape@example.com"), "\(format): \(page)")
+    }
+
     @Test func aHostDeclaredProductionIsRefusedAndNotFlushed() async throws {
         let key = try await Stagefix.run(["session", "create", "-F", rig.sshConfig, rig.host, "survivor@example.com"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let config = try stagefixYML("hosts:\n  \(rig.host):\n    role: production\n")
