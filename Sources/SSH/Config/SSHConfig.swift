@@ -92,7 +92,7 @@ public struct SSHConfig: Sendable {
     private mutating func read(text: String, path: String, base: String, condition outer: Condition, depth: Int) throws {
         guard depth < 16 else { throw SSHError.configuration(message: "Include nested too deeply (a cycle?) in \(path)", at: nil) }
         var condition = outer
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let location = FileLocation(path: path, line: index + 1)
             guard let (keyword, arguments) = try Self.split(String(raw), at: location) else { continue }
             switch keyword {

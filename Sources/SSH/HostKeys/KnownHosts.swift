@@ -42,7 +42,7 @@ enum KnownHostsParser {
     static func parse(_ text: String, path: String) -> (entries: [KnownHostsEntry], warnings: [String]) {
         var entries: [KnownHostsEntry] = []
         var warnings: [String] = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)  // also drops a CR
             if line.isEmpty || line.hasPrefix("#") { continue }
             var fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
