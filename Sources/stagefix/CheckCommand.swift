@@ -6,7 +6,7 @@ import StagefixCore
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Read-only doctor: reachability, host key, authentication (one line per check).",
+        abstract: "Read-only doctor: reachability, host key, authentication, guard verdict (one line each).",
         discussion: """
             Runs nothing on the host. Exits 0 when every check passes, else with the code of the
             first failure (69 unreachable, 76 host key, 67 authentication, ...).
@@ -23,7 +23,10 @@ struct CheckCommand: ParsableCommand {
     var format: OutputFormatOption = .text
 
     func run() throws {
-        let report = HostCheck.run(target.connectionRequest)
+        var report = HostCheck.run(target.connectionRequest)
+        if report.failure == nil {
+            report.addGuardVerdict(target.connectionRequest, configPath: target.config)
+        }
         switch format {
         case .json:
             StandardStreams.printOut(report.json)

@@ -35,7 +35,8 @@ struct CommandLineTests {
         #expect(result.status == 0)
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         #expect(object?["ok"] as? Bool == true)
-        #expect((object?["checks"] as? [[String: Any]])?.count == 4)
+        #expect((object?["checks"] as? [[String: Any]])?.count == 5)
+        #expect((object?["checks"] as? [[String: Any]])?.last?["name"] as? String == "guard")
     }
 
     @Test func anUnknownHostKeyExits76AndRunsNothing() async throws {

@@ -34,6 +34,28 @@ public struct HostCheckReport: Sendable {
     }
 }
 
+extension HostCheckReport {
+    /// Adds the production guard's verdict (read-only: it reads the env file for identity).
+    public mutating func addGuardVerdict(_ request: ConnectionRequest, configPath: String?) {
+        do {
+            let config = try StagefixConfig.load(explicitPath: configPath, searchFrom: FileManager.default.currentDirectoryPath)
+            let evaluation = try SiteConnection.evaluateGuard(request, config: config)
+            evaluation.session?.disconnect()
+            let verdict = evaluation.verdict
+            if verdict.isAllowed {
+                let why = verdict.reasons.first { $0.signal == .staging }.map(\.description) ?? "staging"
+                checks.append(.init(name: "guard", passed: true, detail: "allowed: \(why)"))
+            } else {
+                checks.append(.init(name: "guard", passed: false, detail: "refused: " + verdict.refusalReasons.joined(separator: "; ")))
+                failure = verdict.refusal()
+            }
+        } catch {
+            checks.append(.init(name: "guard", passed: false, detail: String(describing: error)))
+            failure = error
+        }
+    }
+}
+
 public enum HostCheck {
     /// Connects (read-only: no channel is opened) and reports which step passed.
     public static func run(_ request: ConnectionRequest) -> HostCheckReport {
