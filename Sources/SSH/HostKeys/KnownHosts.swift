@@ -159,8 +159,8 @@ enum KnownHostsWriter {
 }
 
 /// `*` and `?` globs, as ssh_config `Host` and known_hosts patterns use them (case-insensitive).
-enum GlobPattern {
-    static func matches(_ pattern: String, _ text: String) -> Bool {
+public enum GlobPattern {
+    public static func matches(_ pattern: String, _ text: String) -> Bool {
         let p = Array(pattern.lowercased().utf8), t = Array(text.lowercased().utf8)
         var pi = 0, ti = 0, star = -1, resume = 0
         while ti < t.count {

@@ -25,7 +25,7 @@ public final class SiteConnection {
 
     /// The guard's verdict for a host, gathering every kind of evidence; connects only for the host
     /// key and the identity read (read-only), and only when names did not already refuse it.
-    public static func evaluateGuard(_ request: ConnectionRequest, config: StagefixConfig) throws -> (verdict: GuardVerdict, session: SSHSession?, settings: HostSettings, layout: SiteLayout, host: String) {
+    public static func evaluateGuard(_ request: ConnectionRequest, config: StagefixConfig) throws -> (verdict: GuardVerdict, session: SSHSession?, settings: HostSettings, layout: SiteLayout, host: String, site: StagingSite?) {
         let destination = (try? Destination(parsing: request.destination))?.host ?? request.destination
         let settings = config.hostSettings(for: destination)
         let rules = config.guardRules
@@ -46,14 +46,14 @@ public final class SiteConnection {
         verdict = verdict.adding(ProductionGuard.addressReasons(targetAddresses: targetAddresses, port: resolved.port, productionEndpoints: productionEndpoints))
         let layout = settings.site
         // Later evidence can only refuse, never make a host staging: decide now, without connecting.
-        if !verdict.isAllowed { return (verdict, nil, settings, layout, destination) }
+        if !verdict.isAllowed { return (verdict, nil, settings, layout, destination, nil) }
 
         // What it really is: its host key, checked during the handshake.
         let productionKeys = config.productionHostKeys(sshConfigPath: request.sshConfigPath)
         let keyPolicy = GuardHostKeyPolicy(productionKeys: productionKeys)
         let session = try HostConnector.connect(request, extraHostKeyPolicies: [keyPolicy])
         verdict = verdict.adding(ProductionGuard.hostKeyReasons(fingerprint: session.hostKey.fingerprint, productionKeys: productionKeys))
-        if verdict.isProduction { return (verdict, session, settings, layout, destination) }
+        if verdict.isProduction { return (verdict, session, settings, layout, destination, nil) }
 
         // What it says it is: identity keys in its env file, read over SFTP (no command runs).
         let probe = StagingSite(session: session, host: destination, layout: layout, timeout: request.timeout, trace: request.trace)
@@ -64,7 +64,7 @@ public final class SiteConnection {
         } catch StagefixError.configuration(let message) where message.contains("does not exist") {
             verdict = verdict.adding([GuardReason(.neutral, "identity", "no env file at \(layout.envFilePath ?? "-") to read the server's identity from")])
         }
-        return (verdict, session, settings, layout, destination)
+        return (verdict, session, settings, layout, destination, probe)
     }
 
     /// Connects and enforces the guard; throws 77 with every reason when the host is not positively staging.
@@ -72,12 +72,11 @@ public final class SiteConnection {
         let config = try StagefixConfig.load(explicitPath: configPath, searchFrom: FileManager.default.currentDirectoryPath)
         let evaluation = try evaluateGuard(request, config: config)
         for reason in evaluation.verdict.reasons { request.trace?("guard: \(reason.signal.rawValue): \(reason)") }
-        guard evaluation.verdict.isAllowed, let session = evaluation.session else {
+        guard evaluation.verdict.isAllowed, let site = evaluation.site else {
             evaluation.session?.disconnect()
             throw evaluation.verdict.refusal()
         }
-        // The probe already read the env file over this session: reuse it, no second read.
-        let site = StagingSite(session: session, host: evaluation.host, layout: evaluation.layout, timeout: request.timeout, trace: request.trace)
+        // The probe already read the env file over this session: the site reuses it.
         let log = AuditLog(path: config.auditLogPath ?? AuditLog.defaultPath())
         return SiteConnection(site: site, settings: evaluation.settings, verdict: evaluation.verdict, siteHost: evaluation.host, auditLog: log)
     }
