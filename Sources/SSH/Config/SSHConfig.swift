@@ -121,9 +121,13 @@ public struct SSHConfig: Sendable {
         var current = ""
         var inQuotes = false
         var hasWord = false
+        var seenEquals = false
         for character in line {
             if character == "\"" { inQuotes.toggle(); hasWord = true; continue }
-            if !inQuotes && (character == " " || character == "\t" || (character == "=" && words.isEmpty)) {
+            // One `=` may separate the keyword from its value, with or without spaces around it.
+            let isKeywordEquals = character == "=" && !seenEquals && (words.isEmpty || (words.count == 1 && !hasWord))
+            if isKeywordEquals { seenEquals = true }
+            if !inQuotes && (character == " " || character == "\t" || isKeywordEquals) {
                 if hasWord { words.append(current); current = ""; hasWord = false }
                 continue
             }
@@ -167,9 +171,10 @@ public struct SSHConfig: Sendable {
         var matched = false
         for pattern in patterns {
             for single in pattern.split(separator: ",").map(String.init) {
+                // As OpenSSH: the pattern is lowercased, the name is matched as typed.
                 if single.hasPrefix("!") {
-                    if GlobPattern.matches(String(single.dropFirst()), name) { return false }
-                } else if GlobPattern.matches(single, name) {
+                    if GlobPattern.matches(String(single.dropFirst()), name, exactCase: true) { return false }
+                } else if GlobPattern.matches(single, name, exactCase: true) {
                     matched = true
                 }
             }
@@ -227,7 +232,7 @@ public struct SSHConfig: Sendable {
             return number
         }
 
-        var resolved = ResolvedSSHHost(hostName: host, user: value("user") ?? localUser)
+        var resolved = ResolvedSSHHost(hostName: host.lowercased(), user: value("user") ?? localUser)
         let expand = { (text: String, hostName: String, user: String, port: Int) -> String in
             var result = text.hasPrefix("~/") ? homeDirectory + text.dropFirst(1) : text
             for (token, replacement) in [("%%", "\u{0}"), ("%h", hostName), ("%d", homeDirectory), ("%u", localUser), ("%r", user), ("%p", String(port)), ("%n", host), ("%l", ProcessInfo.processInfo.hostName)] {

@@ -160,8 +160,9 @@ enum KnownHostsWriter {
 
 /// `*` and `?` globs, as ssh_config `Host` and known_hosts patterns use them (case-insensitive).
 public enum GlobPattern {
-    public static func matches(_ pattern: String, _ text: String) -> Bool {
-        let p = Array(pattern.lowercased().utf8), t = Array(text.lowercased().utf8)
+    /// `exactCase`: ssh_config's `Host` matching lowercases only the pattern, not the name typed.
+    public static func matches(_ pattern: String, _ text: String, exactCase: Bool = false) -> Bool {
+        let p = Array(pattern.lowercased().utf8), t = Array((exactCase ? text : text.lowercased()).utf8)
         var pi = 0, ti = 0, star = -1, resume = 0
         while ti < t.count {
             if pi < p.count, p[pi] == UInt8(ascii: "?") || p[pi] == t[ti] { pi += 1; ti += 1 }
