@@ -13,6 +13,6 @@ struct Stagefix: ParsableCommand {
             production guard, 78 configuration error.
             """,
         version: StagefixVersion.current,
-        subcommands: [SessionCommand.self, DatabaseCommand.self, EnvCommand.self, ManageCommand.self, ExecCommand.self, CheckCommand.self, GuardCommand.self]
+        subcommands: [SessionCommand.self, DatabaseCommand.self, EnvCommand.self, ManageCommand.self, ExecCommand.self, CheckCommand.self, GuardCommand.self, PlayCommand.self, LockCommand.self]
     )
 }

@@ -70,6 +70,9 @@ extension SSHSession {
             for process in processes where !process.isFinished {
                 if try process.advance() { progressed = true }
             }
+            // Reading one stream can pull another's packets into libssh2's queue; the server then
+            // waits for our window adjust and the socket stays silent: never poll over queued data.
+            if !progressed && processes.contains(where: { $0.hasQueuedData }) { continue }
             if !progressed {
                 let running = processes.first(where: { !$0.isFinished })!
                 // A local stdin stream has no socket to wake us: look again soon.
@@ -146,6 +149,14 @@ final class RemoteProcess {
     }
 
     var isFinished: Bool { phase == .finished }
+
+    /// Data (either stream) that libssh2 has already read from the socket but we have not.
+    var hasQueuedData: Bool {
+        guard phase == .running, let channel else { return false }
+        var queued: UInt = 0
+        _ = libssh2_channel_window_read_ex(channel, &queued, nil)
+        return queued > 0
+    }
 
     var phaseDescription: String {
         switch phase {

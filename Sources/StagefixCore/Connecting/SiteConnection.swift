@@ -70,6 +70,10 @@ public final class SiteConnection {
     /// Connects and enforces the guard; throws 77 with every reason when the host is not positively staging.
     public static func open(_ request: ConnectionRequest, configPath: String?) throws -> SiteConnection {
         let config = try StagefixConfig.load(explicitPath: configPath, searchFrom: FileManager.default.currentDirectoryPath)
+        return try open(request, config: config)
+    }
+
+    public static func open(_ request: ConnectionRequest, config: StagefixConfig) throws -> SiteConnection {
         let evaluation = try evaluateGuard(request, config: config)
         for reason in evaluation.verdict.reasons { request.trace?("guard: \(reason.signal.rawValue): \(reason)") }
         guard evaluation.verdict.isAllowed, let site = evaluation.site else {

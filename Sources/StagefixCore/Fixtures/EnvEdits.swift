@@ -5,17 +5,23 @@ import SSH
 public struct EnvEdits: Sendable, Equatable {
     public enum Edit: Sendable, Equatable {
         case set(key: String, value: String)
+        /// Only when the key is missing (playbooks' `env_ensure`): an existing value is kept.
+        case setIfMissing(key: String, value: String)
         /// A random secret, only when the key is missing.
         case generate(key: String)
 
         var key: String {
             switch self {
-            case let .set(key, _), let .generate(key): return key
+            case let .set(key, _), let .setIfMissing(key, _), let .generate(key): return key
             }
         }
     }
 
     public var edits: [Edit]
+
+    public init(edits: [Edit]) {
+        self.edits = edits
+    }
 
     /// `KEY=VALUE` words, `--from-local KEY` (this machine's environment), `--generate KEY`.
     /// Everything is validated here, before any connection (65 for bad input).
@@ -86,6 +92,13 @@ extension StagingSite {
             case let .set(key, value):
                 assignments.append((key, value))
                 if current.value(of: key) == value { unchanged.append(key) } else { changed.append(key) }
+            case let .setIfMissing(key, value):
+                if current.value(of: key) != nil {
+                    unchanged.append(key)
+                } else {
+                    assignments.append((key, value))
+                    changed.append(key)
+                }
             case let .generate(key):
                 if current.value(of: key) != nil {
                     unchanged.append(key)
@@ -104,6 +117,7 @@ extension StagingSite {
         if text != current.text || !exists {
             let sftp = try SFTPClient(session: session, timeout: timeout)
             try sftp.writeFileAtomically(path, contents: Array(text.utf8), newFileMode: 0o600)
+            cachedEnvironment = ServerEnvironment(path: path, text: text)
         }
         return EnvEditOutcome(path: path, changedKeys: changed, unchangedKeys: unchanged)
     }
@@ -143,6 +157,7 @@ extension EnvEdits.Edit: CustomStringConvertible {
     public var description: String {
         switch self {
         case let .set(key, _): return "\(key)=<value>"
+        case let .setIfMissing(key, _): return "\(key)=<value if missing>"
         case let .generate(key): return "--generate \(key)"
         }
     }

@@ -17,7 +17,8 @@ public final class StagingSite {
     public let layout: SiteLayout
     public let timeout: Double
     private let trace: (@Sendable (String) -> Void)?
-    private var cachedEnvironment: ServerEnvironment?
+    /// Read once per connection; `env set` replaces it with what it wrote, so later steps see the new values.
+    var cachedEnvironment: ServerEnvironment?
 
     public init(session: SSHSession, host: String, layout: SiteLayout, timeout: Double, trace: (@Sendable (String) -> Void)?) {
         self.session = session

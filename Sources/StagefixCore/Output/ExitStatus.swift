@@ -33,6 +33,7 @@ public enum ExitStatus: Int32, Sendable {
         switch error {
         case let error as SSHError: self = ExitStatus(for: error)
         case let error as StagefixError: self = error.exitStatus
+        case is PlaybookError: self = .invalidData
         default: self = .remoteCommandFailed
         }
     }
@@ -57,6 +58,10 @@ public enum StagefixError: Error, Sendable, CustomStringConvertible {
     /// A remote command ended badly; `stderrTail` is already redacted.
     case remoteCommandFailed(command: String, exit: RemoteExit, stderrTail: String)
     case refusedByGuard([String])
+    /// Waited too long for something other than the network (a lock, a message): says what and for whom.
+    case timedOut(String)
+    /// Could not reach something other than the SSH host (a web page).
+    case unreachable(String)
 
     public var exitStatus: ExitStatus {
         switch self {
@@ -65,12 +70,14 @@ public enum StagefixError: Error, Sendable, CustomStringConvertible {
         case .configuration: return .configuration
         case .remoteCommandFailed: return .remoteCommandFailed
         case .refusedByGuard: return .refusedByGuard
+        case .timedOut: return .timedOut
+        case .unreachable: return .unreachable
         }
     }
 
     public var description: String {
         switch self {
-        case let .usage(message), let .invalidData(message), let .configuration(message):
+        case let .usage(message), let .invalidData(message), let .configuration(message), let .timedOut(message), let .unreachable(message):
             return message
         case let .remoteCommandFailed(command, exit, tail):
             let trimmed = tail.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -1,0 +1,215 @@
+// Runs planned playbooks: one guarded connection per host for all its steps, hosts in parallel up to
+// a bound, the host lock held while anything changes, a failed step stopping only its host.
+import Foundation
+import SSH
+
+public struct StepResult: @unchecked Sendable {
+    public enum Status: String, Sendable { case ok, failed, skipped, planned }
+
+    public var step: PlaybookStep
+    public var summary: String
+    public var status: Status
+    public var milliseconds: Double
+    public var error: (any Error)?
+    /// JSON-ready outputs (sessions, exit statuses, changed keys...), secrets already masked.
+    public var output: [String: Any]
+}
+
+public struct HostResult: @unchecked Sendable {
+    public var host: String
+    public var steps: [StepResult]
+    /// What stopped the host: a failed step, or connecting / the guard / the lock before any step.
+    public var error: (any Error)?
+    public var milliseconds: Double
+    public var registered: [String: [String: Any]]
+
+    public var exitStatus: ExitStatus { error.map { ExitStatus(for: $0) } ?? .success }
+}
+
+/// What the command line shows while hosts run (called from the hosts' threads, one at a time).
+public protocol PlaybookProgress: Sendable {
+    func stepStarted(host: String, step: PlannedStep, of total: Int)
+    func stepFinished(host: String, result: StepResult, of total: Int)
+    func hostFinished(_ result: HostResult)
+}
+
+public struct PlaybookRunOptions: Sendable {
+    public var config: StagefixConfig
+    /// The connection request for a host (its ssh_config, timeout, trace).
+    public var request: @Sendable (String) -> ConnectionRequest
+    public var forks: Int
+    public var lockWaitSeconds: Double
+    public var progress: (any PlaybookProgress)?
+
+    public init(config: StagefixConfig, request: @escaping @Sendable (String) -> ConnectionRequest, forks: Int, lockWaitSeconds: Double, progress: (any PlaybookProgress)?) {
+        self.config = config
+        self.request = request
+        self.forks = forks
+        self.lockWaitSeconds = lockWaitSeconds
+        self.progress = progress
+    }
+}
+
+public enum PlaybookRunner {
+    /// Every host's result, in the order of `plans`.
+    public static func run(_ playbook: Playbook, plans: [HostPlan], options: PlaybookRunOptions) -> [HostResult] {
+        let results = Results(count: plans.count)
+        let bound = DispatchSemaphore(value: max(1, options.forks))
+        let group = DispatchGroup()
+        for (index, plan) in plans.enumerated() {
+            bound.wait()
+            group.enter()
+            Thread.detachNewThread {
+                let result = runHost(playbook, plan: plan, options: options)
+                results.set(index, result)
+                options.progress?.hostFinished(result)
+                bound.signal()
+                group.leave()
+            }
+        }
+        group.wait()
+        return results.all
+    }
+
+    /// The plan without touching any host (`--dry-run`).
+    public static func dryRun(_ plans: [HostPlan]) -> [HostResult] {
+        plans.map { plan in
+            let redactor = Redactor(values: plan.secrets)
+            let steps = plan.steps.map { StepResult(step: $0.step, summary: redactor.redact($0.summary), status: .planned, milliseconds: 0, error: nil, output: [:]) }
+            return HostResult(host: plan.host, steps: steps, error: nil, milliseconds: 0, registered: [:])
+        }
+    }
+
+    static func runHost(_ playbook: Playbook, plan: HostPlan, options: PlaybookRunOptions) -> HostResult {
+        let watch = Stopwatch()
+        let planRedactor = Redactor(values: plan.secrets)
+        var results: [StepResult] = []
+        var registered: [String: [String: Any]] = [:]
+        var sessions: [String: [(email: String, key: SessionKey)]] = [:]
+        func finish(_ error: (any Error)?) -> HostResult {
+            for planned in plan.steps.dropFirst(results.count) {
+                results.append(StepResult(step: planned.step, summary: planRedactor.redact(planned.summary), status: .skipped, milliseconds: 0, error: nil, output: [:]))
+            }
+            return HostResult(host: plan.host, steps: results, error: error, milliseconds: watch.milliseconds, registered: registered)
+        }
+
+        let request = options.request(plan.host)
+        let fixture: SiteConnection
+        do {
+            fixture = try SiteConnection.open(request, config: options.config)
+        } catch {
+            return finish(error)
+        }
+        defer { fixture.close() }
+        var lock: HostLock?
+        if playbook.changesHosts {
+            do {
+                lock = try HostLock.acquire(
+                    session: fixture.site.session, host: fixture.siteHost, command: "stagefix play \(playbook.path)",
+                    waitSeconds: options.lockWaitSeconds, commandTimeout: request.timeout, trace: request.trace)
+            } catch {
+                return finish(error)
+            }
+        }
+        defer { lock?.release() }
+
+        for planned in plan.steps {
+            lock?.heartbeatIfDue()
+            options.progress?.stepStarted(host: plan.host, step: planned, of: plan.steps.count)
+            let stepWatch = Stopwatch()
+            var result = StepResult(step: planned.step, summary: planRedactor.redact(planned.summary), status: .ok, milliseconds: 0, error: nil, output: [:])
+            do {
+                result.output = try perform(planned, on: fixture, sessions: &sessions, timeout: request.timeout, redactor: planRedactor)
+            } catch {
+                result.status = .failed
+                result.error = error
+            }
+            result.milliseconds = stepWatch.milliseconds
+            if planned.step.action.changesHost {
+                fixture.audit(command: "play \(playbook.name) step \(planned.step.index) \(planned.step.action.kind): \(result.summary)", exitStatus: result.status == .ok ? 0 : ExitStatus(for: result.error!).rawValue)
+            }
+            if let name = planned.step.register, result.status == .ok { registered[name] = result.output }
+            results.append(result)
+            options.progress?.stepFinished(host: plan.host, result: result, of: plan.steps.count)
+            if let error = result.error { return finish(error) }
+        }
+        return finish(nil)
+    }
+
+    private static func perform(_ planned: PlannedStep, on fixture: SiteConnection, sessions: inout [String: [(email: String, key: SessionKey)]], timeout: Double, redactor: Redactor) throws -> [String: Any] {
+        let site = fixture.site
+        func masked(_ text: String) -> String { redactor.redact(site.redactor.redact(text)) }
+        switch planned.action {
+        case .flush:
+            try site.flushDatabase()
+            return ["flushed": true]
+        case .createSession(let emails):
+            let keys = try site.createSessions(for: emails)
+            if let name = planned.step.register { sessions[name] = zip(emails, keys).map { ($0.value, $1) } }
+            return ["sessions": zip(emails, keys).map { email, key in
+                ["email": email.value, "key": key.value, "cookie": SessionOutput.seleniumCookie(key, host: fixture.siteHost, cookie: fixture.settings.cookie)] as [String: Any]
+            }]
+        case .envEdit(let edits):
+            let outcome = try site.applyEnvEdits(edits)
+            return ["path": outcome.path, "changed": outcome.changedKeys, "unchanged": outcome.unchangedKeys]
+        case .manage(let arguments):
+            let output = try site.manage([arguments])[0]
+            guard output.exit.succeeded else { throw site.failure(of: output, arguments: arguments) }
+            return ["exit_status": Int(output.exit.status), "stdout": masked(tail(output.stdout)), "stderr": masked(tail(output.stderr))]
+        case .exec(let command):
+            var out = BoundedTail(), err = BoundedTail()
+            let exit = try site.session.run(RemoteCommand(command, stdout: { out.append($0) }, stderr: { err.append($0) }), timeout: timeout)
+            let stderr = masked(err.text)
+            guard exit.succeeded else {
+                throw StagefixError.remoteCommandFailed(command: masked(command), exit: exit, stderrTail: tail(stderr, lines: 8))
+            }
+            return ["exit_status": Int(exit.status), "stdout": masked(out.text), "stderr": stderr]
+        case .check:
+            let lines = try site.checkSite()
+            if let failed = lines.first(where: { !$0.passed }) {
+                throw StagefixError.configuration("check: \(failed.name): \(failed.detail)")
+            }
+            return ["checks": lines.map { ["name": $0.name, "ok": $0.passed, "detail": $0.detail] as [String: Any] }]
+        case let .httpGet(url, sessionName, email, status, contains, headers):
+            var allHeaders = headers
+            if let sessionName {
+                let registered = sessions[sessionName] ?? []
+                guard let chosen = email.map({ wanted in registered.first { $0.email.lowercased() == wanted.lowercased() } }) ?? registered.first else {
+                    throw StagefixError.invalidData("http_get: session `\(sessionName)` has no user \(email ?? "")")
+                }
+                allHeaders.append(("Cookie", "\(fixture.settings.cookie.name)=\(chosen.key.value)"))
+            }
+            let response = try HTTPProbe.get(url, headers: allHeaders, timeout: timeout)
+            let snippet = String(response.body.prefix(200)).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard response.status == status else {
+                throw StagefixError.remoteCommandFailed(command: "GET \(url)", exit: RemoteExit(status: 1), stderrTail: "expected HTTP \(status), got \(response.status): \(masked(snippet))")
+            }
+            if let missing = contains.first(where: { !response.body.contains($0) }) {
+                throw StagefixError.remoteCommandFailed(command: "GET \(url)", exit: RemoteExit(status: 1), stderrTail: "the page does not contain \"\(missing)\"; it starts: \(masked(snippet))")
+            }
+            return ["url": url, "status": response.status, "bytes": response.body.utf8.count]
+        }
+    }
+
+    private static func tail(_ text: String, lines: Int = 40) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+
+    private final class Results: @unchecked Sendable {
+        private let lock = NSLock()
+        private var values: [HostResult?]
+        init(count: Int) { values = Array(repeating: nil, count: count) }
+        func set(_ index: Int, _ result: HostResult) { lock.withLock { values[index] = result } }
+        var all: [HostResult] { lock.withLock { values.compactMap { $0 } } }
+    }
+}
+
+/// The last 64 KiB of a stream: enough for a message, never the whole of a large output.
+struct BoundedTail {
+    private var bytes: [UInt8] = []
+    mutating func append(_ chunk: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: chunk)
+        if bytes.count > 65536 { bytes.removeFirst(bytes.count - 65536) }
+    }
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+}
