@@ -187,6 +187,41 @@ public final class SFTPClient {
         }
     }
 
+    /// The names in a directory (without `.` and `..`), or nil when it does not exist.
+    public func listDirectory(_ path: String) throws -> [String]? {
+        let wire = Self.wirePath(path)
+        let deadline = Deadline(secondsFromNow: timeout)
+        var directory: OpaquePointer?
+        while directory == nil {
+            directory = libssh2_sftp_open_ex(handle, wire, UInt32(wire.utf8.count), 0, 0, LIBSSH2_SFTP_OPENDIR)
+            if directory != nil { break }
+            let rc = libssh2_session_last_errno(session.handle)
+            if rc != LIBSSH2_ERROR_EAGAIN {
+                let error = fileError(path, rc, "opendir")
+                if case .remoteFile(_, "no such file") = error { return nil }
+                throw error
+            }
+            try session.makeWaiter().wait(deadline: deadline, during: "listing \(path)")
+        }
+        defer { closeFile(directory!) }
+        var names: [String] = []
+        var buffer = [CChar](repeating: 0, count: 1024)
+        while true {
+            var attributes = LIBSSH2_SFTP_ATTRIBUTES()
+            let count = buffer.withUnsafeMutableBufferPointer { raw in
+                libssh2_sftp_readdir_ex(directory, raw.baseAddress, raw.count, nil, 0, &attributes)
+            }
+            if count == 0 { return names }
+            if count == LIBSSH2_ERROR_EAGAIN {
+                try session.makeWaiter().wait(deadline: deadline, during: "listing \(path)")
+                continue
+            }
+            if count < 0 { throw fileError(path, count, "readdir") }
+            let name = String(decoding: buffer.prefix(Int(count)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if name != "." && name != ".." { names.append(name) }
+        }
+    }
+
     /// Deletes a file.
     public func remove(_ path: String) throws {
         let wire = Self.wirePath(path)

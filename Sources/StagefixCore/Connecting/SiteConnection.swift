@@ -63,6 +63,11 @@ public final class SiteConnection {
             verdict = verdict.adding(ProductionGuard.identityReasons(identity: identity, typedHost: destination, sshHostName: resolved.hostName, productionHostNames: productionNames, rules: rules))
         } catch StagefixError.configuration(let message) where message.contains("does not exist") {
             verdict = verdict.adding([GuardReason(.neutral, "identity", "no env file at \(layout.envFilePath ?? "-") to read the server's identity from")])
+            // Reached under a name it does not know itself by: what sites does it host? (read-only listing)
+            let folder = (layout.projectPath as NSString).deletingLastPathComponent
+            if !folder.isEmpty, let names = try SFTPClient(session: session, timeout: request.timeout).listDirectory(folder) {
+                verdict = verdict.adding(ProductionGuard.hostedSiteReasons(siteNames: names, folder: folder, productionHostNames: productionNames, rules: rules))
+            }
         }
         return (verdict, session, settings, layout, destination, probe)
     }

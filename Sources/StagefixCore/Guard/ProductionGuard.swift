@@ -81,6 +81,26 @@ public enum ProductionGuard {
         return [GuardReason(.neutral, "host key", "\(fingerprint) is no production host's key")]
     }
 
+    /// What it hosts, when the site asked for has no env file: a server that hosts a production-named
+    /// site (`~/sites/www.example.com`) is a production server, whatever name it was reached by.
+    public static func hostedSiteReasons(siteNames: [String], folder: String, productionHostNames: [String], rules: GuardRules) -> [GuardReason] {
+        var reasons: [GuardReason] = []
+        for name in siteNames.sorted() where isProductionName(name, productionHostNames: productionHostNames, rules: rules) {
+            reasons.append(GuardReason(.production, "identity", "the server hosts \(folder)/\(name), a production site",
+                fix: "check that this host name points at the staging machine"))
+        }
+        if reasons.isEmpty {
+            reasons.append(GuardReason(.neutral, "identity", siteNames.isEmpty ? "\(folder) holds no sites" : "\(folder) holds no production site (\(siteNames.sorted().joined(separator: ", ")))"))
+        }
+        return reasons
+    }
+
+    static func isProductionName(_ name: String, productionHostNames: [String], rules: GuardRules) -> Bool {
+        productionHostNames.contains(where: { $0.lowercased() == name.lowercased() })
+            || rules.deny.contains(where: { HostPattern($0).matches(name) })
+            || rules.apexDomain.map({ name.lowercased() == $0.lowercased() || name.lowercased() == "www." + $0.lowercased() }) == true
+    }
+
     /// What it says it is: identity keys in its env must name this host and no production host.
     public static func identityReasons(identity: [(key: String, value: String)], typedHost: String, sshHostName: String, productionHostNames: [String], rules: GuardRules) -> [GuardReason] {
         guard !identity.isEmpty else {
@@ -91,10 +111,7 @@ public enum ProductionGuard {
         for (key, value) in identity {
             let names = value.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             for name in names {
-                if productionHostNames.contains(where: { $0.lowercased() == name.lowercased() })
-                    || rules.deny.contains(where: { HostPattern($0).matches(name) })
-                    || rules.apexDomain.map({ name.lowercased() == $0.lowercased() || name.lowercased() == "www." + $0.lowercased() }) == true
-                {
+                if isProductionName(name, productionHostNames: productionHostNames, rules: rules) {
                     reasons.append(GuardReason(.production, "identity", "the server's \(key) names \(name), a production host"))
                 }
             }

@@ -35,6 +35,9 @@ struct Rig: Sendable {
 
     static var isAvailable: Bool { shared != nil }
 
+    /// The production host `scripts/test` brings up beside it (STAGEFIX_PROD_RIG_ENV), with its canary.
+    static let production: Rig? = ProcessInfo.processInfo.environment["STAGEFIX_PROD_RIG_ENV"].flatMap { Rig.load(path: $0) }
+
     static let packageRoot: String = {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<4 { url.deleteLastPathComponent() }

@@ -79,3 +79,25 @@ struct ProductionGuardTests {
         #expect(HostPattern(pattern).matches(name) == expected)
     }
 }
+
+struct HostedSiteEvidenceTests {
+    let rules = GuardRules(apexDomain: "example.com")
+
+    @Test func aServerHostingAProductionSiteIsProduction() {
+        let reasons = ProductionGuard.hostedSiteReasons(siteNames: ["staging.example.com", "www.example.com"], folder: "~/sites", productionHostNames: [], rules: rules)
+        #expect(reasons.count == 1)
+        #expect(reasons[0].signal == .production)
+        #expect(reasons[0].detail.contains("~/sites/www.example.com"))
+    }
+
+    @Test(arguments: [["example.com"], ["shop-prod"], ["superlists.io"]])
+    func apexDenyPatternsAndDeclaredNamesCount(names: [String]) {
+        let reasons = ProductionGuard.hostedSiteReasons(siteNames: names, folder: "~/sites", productionHostNames: ["superlists.io"], rules: rules)
+        #expect(reasons.allSatisfy { $0.signal == .production })
+    }
+
+    @Test func onlyStagingSitesGiveNoSignal() {
+        let reasons = ProductionGuard.hostedSiteReasons(siteNames: ["staging.example.com"], folder: "~/sites", productionHostNames: [], rules: rules)
+        #expect(reasons.map(\.signal) == [.neutral])
+    }
+}

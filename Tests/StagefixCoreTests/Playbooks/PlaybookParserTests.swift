@@ -135,6 +135,15 @@ struct PlaybookParserTests {
         for name in names { _ = try PlaybookParser.load(path: folder.appendingPathComponent(name).path) }
     }
 
+    @Test func theReadmesExamplePlaybookIsValid() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let start = try #require(readme.range(of: "```yaml\n# every step kind"))
+        let end = try #require(readme.range(of: "```", range: start.upperBound..<readme.endIndex))
+        let book = try PlaybookParser.parse(yaml: String(readme[readme.index(after: readme.index(start.lowerBound, offsetBy: 6))..<end.lowerBound]), path: "README.md")
+        #expect(Set(book.steps.map(\.action.kind)) == Set(PlaybookParser.stepKinds))
+    }
+
     @Test func theWorstHostDecidesTheExitCode() {
         let step = PlaybookStep(index: 1, label: nil, action: .flush, register: nil, position: SourcePosition(file: "p", line: 1, column: 1))
         func host(_ error: (any Error)?) -> HostResult {
