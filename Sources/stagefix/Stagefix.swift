@@ -1,5 +1,6 @@
 // The `stagefix` command: argument parsing and printing only; the work lives in StagefixCore.
 import ArgumentParser
+import Foundation
 import StagefixCore
 
 @main
@@ -15,4 +16,25 @@ struct Stagefix: ParsableCommand {
         version: StagefixVersion.current,
         subcommands: [SessionCommand.self, DatabaseCommand.self, EnvCommand.self, ManageCommand.self, ExecCommand.self, CheckCommand.self, GuardCommand.self, PlayCommand.self, LockCommand.self]
     )
+
+    /// Usage errors found while parsing also honour `--format json` (CONTRACT.md: JSON on stdout).
+    static func main() {
+        let command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            let arguments = CommandLine.arguments
+            let wantsJSON = zip(arguments, arguments.dropFirst()).contains { $0 == "--format" && $1 == "json" } || arguments.contains("--format=json")
+            if wantsJSON && exitCode(for: error).rawValue == ExitStatus.usage.rawValue {
+                StandardStreams.printOut(JSONOutput.encode(["ok": false, "error": ["kind": "usage", "message": message(for: error), "exit_code": 64]]))
+            }
+            exit(withError: error)
+        }
+        do {
+            var command = command
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -128,7 +128,8 @@ public final class StagingSite {
 
     /// `manage.py create_session EMAIL` for each email (in parallel channels), returning the keys in order.
     public func createSessions(for emails: [EmailAddress]) throws -> [SessionKey] {
-        let argumentLists = emails.map { ["create_session", $0.value] }
+        // `--`: an address may start with `-` (`-bob@example.com`), which argparse would take for an option.
+        let argumentLists = emails.map { ["create_session", "--", $0.value] }
         let outputs = try manage(argumentLists)
         return try zip(zip(emails, argumentLists), outputs).map { pair, output in
             guard output.exit.succeeded else { throw failure(of: output, arguments: pair.1) }
