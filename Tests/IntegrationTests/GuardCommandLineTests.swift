@@ -104,6 +104,19 @@ struct GuardCommandLineTests {
         #expect(result.stderr.contains("another host"))
     }
 
+    @Test func checkReportsTheSiteTheEnvFileAndCreateSession() async throws {
+        let result = try await Stagefix.run(["check", "-F", rig.sshConfig, rig.host])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        for name in ["guard", "env file", "site", "create_session"] {
+            #expect(result.stdout.contains("ok   \(name)"), "\(name): \(result.stdout)")
+        }
+        let config = try stagefixYML("hosts:\n  \(rig.host):\n    site:\n      path: ~/sites/nowhere\n      env_file: /dev/null\n")
+        let missing = try await Stagefix.run(["check", "-F", rig.sshConfig, "-c", config, rig.host])
+        #expect(missing.status == 78)
+        #expect(missing.stdout.contains("FAIL site"), "\(missing.stdout)")
+        #expect(missing.stdout.contains("~/sites/nowhere does not exist"))
+    }
+
     @Test func aMistypedConfigKeyIsError78WithItsPosition() async throws {
         let config = try stagefixYML("hosts:\n  \(rig.host):\n    rol: staging\n")
         let result = try await Stagefix.run(["exec", "-F", rig.sshConfig, "-c", config, rig.host, "--", "true"])

@@ -35,18 +35,27 @@ public struct HostCheckReport: Sendable {
 }
 
 extension HostCheckReport {
-    /// Adds the production guard's verdict (read-only: it reads the env file for identity).
+    /// Adds the production guard's verdict (read-only: it reads the env file for identity), then, on an
+    /// allowed host, the site: layout, env file, the `create_session` command.
     public mutating func addGuardVerdict(_ request: ConnectionRequest, configPath: String?) {
         do {
             let config = try StagefixConfig.load(explicitPath: configPath, searchFrom: FileManager.default.currentDirectoryPath)
             let evaluation = try SiteConnection.evaluateGuard(request, config: config)
-            evaluation.session?.disconnect()
+            defer { evaluation.session?.disconnect() }
             let verdict = evaluation.verdict
             if verdict.isAllowed {
                 let why = verdict.reasons.first { $0.signal == .staging }.map(\.description) ?? "staging"
                 checks.append(.init(name: "guard", passed: true, detail: "allowed: \(why)"))
+                // Only on a host the guard allows: `manage.py help create_session` is a command, if a read-only one.
+                if let site = evaluation.site {
+                    for line in try site.checkSite() {
+                        checks.append(.init(name: line.name, passed: line.passed, detail: line.detail))
+                        if !line.passed && failure == nil { failure = StagefixError.configuration("\(line.name): \(line.detail)") }
+                    }
+                }
             } else {
                 checks.append(.init(name: "guard", passed: false, detail: "refused: " + verdict.refusalReasons.joined(separator: "; ")))
+                checks.append(.init(name: "site", passed: nil, detail: "not checked: the guard refused the host"))
                 failure = verdict.refusal()
             }
         } catch {
