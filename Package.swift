@@ -39,7 +39,9 @@ let package = Package(
                 "SSH",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            // The Django runner ships inside the binary (sent to the server on stdin, never installed there).
+            resources: [.embedInCode("Runner/stagefix_runner.py")]
         ),
         // Argument parsing and printing only.
         .executableTarget(

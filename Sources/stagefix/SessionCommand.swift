@@ -14,8 +14,12 @@ struct SessionCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a session per email with the server's own env; prints the keys.",
             discussion: """
-                Runs `manage.py create_session EMAIL` on the host with the site's .env delivered as
-                data (never on a command line). One key per line, in the order given.
+                Runs in one Django process on the host, started with the site's own interpreter and
+                manage.py, with the site's .env delivered as data (never on a command line): the
+                site's `create_session EMAIL` when it has one (its key checked the way Django's
+                get_user would), else stagefix makes the session itself (get-or-create the user, a
+                session from SESSION_ENGINE). Cookies use the server's SESSION_COOKIE_* settings.
+                One key per line, in the order given.
 
                 Formats: key (default), json, selenium (the dict driver.add_cookie takes),
                 playwright (the list context.add_cookies takes), playwright-state (a storageState
@@ -37,6 +41,18 @@ struct SessionCommand: ParsableCommand {
         @Option(help: "key, json, selenium, playwright, playwright-state or netscape.")
         var format: SessionOutputFormat = .key
 
+        @Flag(help: "Make the session in stagefix's runner even when the site has its own create_session.")
+        var builtin = false
+
+        @Flag(help: "Make the user staff (for admin tests; implies --builtin).")
+        var staff = false
+
+        @Flag(help: "Make the user a superuser (implies --builtin).")
+        var superuser = false
+
+        @Option(name: .customLong("group"), help: ArgumentHelp("Add the user to this group, created when missing (repeat; implies --builtin).", valueName: "name"))
+        var groups: [String] = []
+
         func validate() throws {
             guard !emails.isEmpty else { throw ValidationError("give at least one email, for example: stagefix session create \(target.host) edith@example.com") }
         }
@@ -46,10 +62,10 @@ struct SessionCommand: ParsableCommand {
                 let addresses = try emails.map(EmailAddress.init)
                 let fixture = try SiteConnection.open(target)
                 defer { fixture.close() }
-                let keys = try fixture.site.createSessions(for: addresses)
+                let keys = try fixture.site.createSessions(for: addresses, options: SessionRequestOptions(builtin: builtin, staff: staff, superuser: superuser, groups: groups))
                 fixture.audit(command: "session create " + emails.joined(separator: " "), exitStatus: 0)
                 StandardStreams.write(
-                    SessionOutput.render(format, sessions: Array(zip(addresses, keys)), host: fixture.siteHost, cookie: fixture.settings.cookie),
+                    SessionOutput.render(format, sessions: Array(zip(addresses, keys)), host: fixture.siteHost, cookie: fixture.cookie),
                     to: 1)
                 return 0
             }

@@ -7,6 +7,8 @@ public struct HostSettings: Sendable, Equatable {
     public var role: HostRole?
     public var site: SiteLayout
     public var cookie: SessionCookieSettings
+    /// The `session:` keys stagefix.yml sets: they win over the server's own cookie settings.
+    public var explicitCookieKeys: Set<String> = []
 }
 
 public struct StagefixConfig: Sendable {
@@ -62,6 +64,11 @@ public struct StagefixConfig: Sendable {
             if let apex = section["apex_domain"] { config.guardRules.apexDomain = try reader.scalar(apex, at: "guard.apex_domain") }
             if let keys = section["identity_keys"] { config.guardRules.identityKeys = try reader.list(keys, at: "guard.identity_keys") }
             if let pins = section["production_fingerprints"] { config.guardRules.productionFingerprints = try reader.list(pins, at: "guard.production_fingerprints") }
+            if let node = section["require_db_marker"] {
+                let text = try reader.scalar(node, at: "guard.require_db_marker")
+                guard let value = ["true": true, "yes": true, "false": false, "no": false][text.lowercased()] else { throw reader.error(node, "guard.require_db_marker must be true or false") }
+                config.guardRules.requireDatabaseMarker = value
+            }
         }
         if let log = top["audit_log"] {
             let value = try reader.scalar(log, at: "audit_log")
@@ -119,7 +126,7 @@ public struct StagefixConfig: Sendable {
             guard ["Lax", "Strict", "None"].contains(sameSite) else { throw StagefixError.configuration("\(path ?? "stagefix.yml"): cookie_samesite '\(sameSite)' is not Lax, Strict or None") }
             cookie.sameSite = sameSite
         }
-        return HostSettings(role: match?.role, site: layout, cookie: cookie)
+        return HostSettings(role: match?.role, site: layout, cookie: cookie, explicitCookieKeys: Set(session.keys))
     }
 
     private static func bool(_ text: String, _ key: String) throws -> Bool {

@@ -21,7 +21,13 @@ public final class SiteConnection {
         self.auditLog = auditLog
     }
 
-    public func close() { site.session.disconnect() }
+    public func close() {
+        site.closeRunner()
+        site.session.disconnect()
+    }
+
+    /// The session cookie as the server sets it (stagefix.yml may override it).
+    public var cookie: SessionCookieSettings { site.cookieSettings(settings) }
 
     /// The guard's verdict for a host, gathering every kind of evidence; connects only for the host
     /// key and the identity read (read-only), and only when names did not already refuse it.
@@ -85,6 +91,8 @@ public final class SiteConnection {
             evaluation.session?.disconnect()
             throw evaluation.verdict.refusal()
         }
+        site.identityKeys = config.guardRules.identityKeys
+        site.requireDatabaseMarker = config.guardRules.requireDatabaseMarker
         // The probe already read the env file over this session: the site reuses it.
         let log = AuditLog(path: config.auditLogPath ?? AuditLog.defaultPath())
         return SiteConnection(site: site, settings: evaluation.settings, verdict: evaluation.verdict, siteHost: evaluation.host, auditLog: log)

@@ -35,6 +35,29 @@ public enum ManagementCommandLine {
         return steps.joined(separator: "\n")
     }
 
+    /// Reads a length line and that much Python from stdin and runs it: the runner arrives as data.
+    static let runnerBootstrap = "import sys;i=sys.stdin.buffer;exec(compile(i.read(int(i.readline())),'stagefix_runner','exec'))"
+
+    /// Starts the Django runner the way the site runs `manage.py`: the same prologue checks, its
+    /// interpreter (or the container prefix, whose last word must be manage.py), no env on the line.
+    public static func runner(layout: SiteLayout) throws -> String {
+        let bootstrap = ["-u", "-c", runnerBootstrap]
+        let program: String
+        var steps = ["cd \(shellPath(layout.projectPath)) 2>/dev/null || { echo \(PrologueFailure.missingProject.marker) >&2; exit \(PrologueFailure.missingProject.rawValue); }"]
+        if let prefix = layout.commandPrefix, !prefix.isEmpty {
+            guard let last = prefix.last, last.hasSuffix("manage.py"), prefix.count >= 2 else {
+                throw StagefixError.configuration("site.command_prefix `\(prefix.joined(separator: " "))` must end with the interpreter and manage.py (e.g. `docker exec -i superlists python manage.py`)")
+            }
+            program = ShellQuoting.join(Array(prefix.dropLast()) + bootstrap + [last])
+        } else {
+            steps.append("test -x \(shellPath(layout.python)) || { echo \(PrologueFailure.missingInterpreter.marker) >&2; exit \(PrologueFailure.missingInterpreter.rawValue); }")
+            steps.append("test -f \(shellPath(layout.manage)) || { echo \(PrologueFailure.missingManage.marker) >&2; exit \(PrologueFailure.missingManage.rawValue); }")
+            program = "\(shellPath(layout.python)) \(ShellQuoting.join(bootstrap)) \(shellPath(layout.manage))"
+        }
+        steps.append("exec \(program)")
+        return steps.joined(separator: "\n")
+    }
+
     /// A path as a shell word: `~/x` keeps its meaning (`"$HOME"/'x'`), anything else is quoted.
     public static func shellPath(_ path: String) -> String {
         if path == "~" { return "\"$HOME\"" }

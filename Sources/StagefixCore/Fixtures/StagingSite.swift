@@ -17,6 +17,10 @@ public final class StagingSite {
     public let layout: SiteLayout
     public let timeout: Double
     private let trace: (@Sendable (String) -> Void)?
+    /// For the runner: which env keys name the server (guard identity), and whether an unmarked database is refused.
+    public var identityKeys = ["SITENAME"]
+    public var requireDatabaseMarker = false
+    private var startedRunner: DjangoRunner?
     /// Read once per connection; `env set` replaces it with what it wrote, so later steps see the new values.
     var cachedEnvironment: ServerEnvironment?
 
@@ -126,22 +130,54 @@ public final class StagingSite {
         return .remoteCommandFailed(command: "manage.py " + arguments.joined(separator: " "), exit: output.exit, stderrTail: tail)
     }
 
-    /// `manage.py create_session EMAIL` for each email (in parallel channels), returning the keys in order.
-    public func createSessions(for emails: [EmailAddress]) throws -> [SessionKey] {
-        // `--`: an address may start with `-` (`-bob@example.com`), which argparse would take for an option.
-        let argumentLists = emails.map { ["create_session", "--", $0.value] }
-        let outputs = try manage(argumentLists)
-        return try zip(zip(emails, argumentLists), outputs).map { pair, output in
-            guard output.exit.succeeded else { throw failure(of: output, arguments: pair.1) }
-            return try SessionKey.parse(commandOutput: output.stdout, email: pair.0.value)
-        }
+    /// The Django runner for this connection, started on first use: every session and flush of one
+    /// invocation shares its one interpreter start.
+    public func runner() throws -> DjangoRunner {
+        if let startedRunner { return startedRunner }
+        let environment = try environment()
+        let runner = try DjangoRunner.start(
+            site: self, environment: environment.values, identityKeys: identityKeys,
+            requireMarker: requireDatabaseMarker, redactor: environment.redactor, trace: trace)
+        startedRunner = runner
+        return runner
     }
 
-    /// `manage.py flush --noinput`: empties every table.
+    /// Ends the runner, if one was started.
+    public func closeRunner() {
+        startedRunner?.close()
+        startedRunner = nil
+    }
+
+    /// A logged-in session per email, in order: the site's `create_session` when it has one (checked
+    /// the way Django's get_user would), else made by the runner itself.
+    public func createSessions(for emails: [EmailAddress], options: SessionRequestOptions = SessionRequestOptions()) throws -> [SessionKey] {
+        try runner().createSessions(emails, options: options)
+    }
+
+    /// `flush` (every table emptied) after the database marker allows it, in the runner.
     public func flushDatabase() throws {
-        let arguments = ["flush", "--noinput"]
-        let output = try manage([arguments])[0]
-        guard output.exit.succeeded else { throw failure(of: output, arguments: arguments) }
+        try runner().flush()
+    }
+
+    /// The cookie as the server sets it (its SESSION_COOKIE_* settings), with stagefix.yml's explicit overrides.
+    public func cookieSettings(_ settings: HostSettings) -> SessionCookieSettings {
+        guard let server = startedRunner?.hello.cookie else { return settings.cookie }
+        var cookie = SessionCookieSettings(
+            name: server.name, domain: server.domain, path: server.path, secure: server.secure,
+            httpOnly: server.httpOnly, sameSite: server.sameSite, maxAge: server.age)
+        let configured = settings.cookie
+        for key in settings.explicitCookieKeys {
+            switch key {
+            case "cookie_name": cookie.name = configured.name
+            case "cookie_domain": cookie.domain = configured.domain
+            case "cookie_path": cookie.path = configured.path
+            case "cookie_secure": cookie.secure = configured.secure
+            case "cookie_httponly": cookie.httpOnly = configured.httpOnly
+            case "cookie_samesite": cookie.sameSite = configured.sameSite
+            default: break
+            }
+        }
+        return cookie
     }
 
     /// Any management command, its output relayed as it arrives; returns its exit.

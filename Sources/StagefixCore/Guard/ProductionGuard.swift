@@ -10,6 +10,8 @@ public struct GuardRules: Sendable, Equatable {
     public var identityKeys: [String]
     /// SHA256 fingerprints of production host keys, pinned in the config.
     public var productionFingerprints: [String]
+    /// Refuse destructive steps on a database that carries no environment marker (`stagefix db mark`).
+    public var requireDatabaseMarker = false
 
     public static let defaultDeny = ["www.*", "*prod*", "*production*", "*live*"]
     public static let defaultAllow = ["*staging*", "*stage*", "localhost"]

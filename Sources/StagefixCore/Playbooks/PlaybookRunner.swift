@@ -147,7 +147,7 @@ public enum PlaybookRunner {
             let keys = try site.createSessions(for: emails)
             if let name = planned.step.register { sessions[name] = zip(emails, keys).map { ($0.value, $1) } }
             return ["sessions": zip(emails, keys).map { email, key in
-                ["email": email.value, "key": key.value, "cookie": SessionOutput.seleniumCookie(key, host: fixture.siteHost, cookie: fixture.settings.cookie)] as [String: Any]
+                ["email": email.value, "key": key.value, "cookie": SessionOutput.seleniumCookie(key, host: fixture.siteHost, cookie: fixture.cookie)] as [String: Any]
             }]
         case .envEdit(let edits):
             let outcome = try site.applyEnvEdits(edits)
@@ -177,7 +177,7 @@ public enum PlaybookRunner {
                 guard let chosen = email.map({ wanted in registered.first { $0.email.lowercased() == wanted.lowercased() } }) ?? registered.first else {
                     throw StagefixError.invalidData("http_get: session `\(sessionName)` has no user \(email ?? "")")
                 }
-                allHeaders.append(("Cookie", "\(fixture.settings.cookie.name)=\(chosen.key.value)"))
+                allHeaders.append(("Cookie", "\(fixture.cookie.name)=\(chosen.key.value)"))
             }
             let response = try HTTPProbe.get(url, headers: allHeaders, timeout: timeout)
             let snippet = String(response.body.prefix(200)).trimmingCharacters(in: .whitespacesAndNewlines)

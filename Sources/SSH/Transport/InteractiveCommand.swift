@@ -1,0 +1,88 @@
+// A remote command we converse with: requests written to its stdin, answers read back line by line,
+// within a deadline per answer. The Django runner and, later, warm mode speak through it.
+
+/// Bytes handed to a channel as they are queued; EOF once closed.
+final class QueuedStdin: StdinSource {
+    private var queued: [UInt8] = []
+    private var closed = false
+
+    func append(_ bytes: [UInt8]) { queued.append(contentsOf: bytes) }
+    func close() { closed = true }
+
+    func next() -> StdinChunk {
+        if !queued.isEmpty {
+            defer { queued = [] }
+            return .data(queued)
+        }
+        return closed ? .end : .pending
+    }
+}
+
+/// What a sink collected; a class so the channel's callbacks and the reader share it.
+final class CollectedOutput {
+    var bytes: [UInt8] = []
+}
+
+public final class InteractiveCommand {
+    private let session: SSHSession
+    private let process: RemoteProcess
+    private let input = QueuedStdin()
+    private let output = CollectedOutput()
+
+    /// Starts `command`; its stderr goes to `stderr` as it arrives.
+    public init(session: SSHSession, command: String, stderr: @escaping OutputSink) {
+        self.session = session
+        let output = self.output
+        process = RemoteProcess(session: session, command: RemoteCommand(command, stdin: input, stdout: { output.bytes.append(contentsOf: $0) }, stderr: stderr))
+    }
+
+    deinit { process.abandonIfRunning() }
+
+    public func send(_ bytes: [UInt8]) { input.append(bytes) }
+
+    /// Ends the command's stdin (it sees EOF once what was sent is delivered).
+    public func closeInput() { input.close() }
+
+    public var isFinished: Bool { process.isFinished }
+
+    /// The next line of stdout without its newline, or nil when the command ended without one.
+    /// Times out with `SSHError.timedOut` naming `during`.
+    public func readLine(timeout: Double, during: String) throws -> [UInt8]? {
+        let deadline = Deadline(secondsFromNow: timeout)
+        let waiter = session.makeWaiter()
+        while true {
+            if let newline = output.bytes.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(output.bytes[..<newline])
+                output.bytes.removeSubrange(...newline)
+                return line
+            }
+            if process.isFinished {
+                defer { output.bytes = [] }
+                return output.bytes.isEmpty ? nil : output.bytes
+            }
+            if try process.advance() || process.hasQueuedData { continue }
+            do {
+                try waiter.wait(deadline: deadline.earliest(Deadline(secondsFromNow: 0.05)), during: during)
+            } catch SSHError.timedOut where !deadline.hasPassed {
+                continue  // stdin queued while we waited has no socket event: look again
+            }
+        }
+    }
+
+    /// Closes stdin and waits for the command to end; its exit status.
+    public func finish(timeout: Double) throws -> RemoteExit {
+        input.close()
+        let deadline = Deadline(secondsFromNow: timeout)
+        let waiter = session.makeWaiter()
+        while !process.isFinished {
+            if try process.advance() || process.hasQueuedData { continue }
+            try waiter.wait(deadline: deadline, during: process.phaseDescription)
+        }
+        return process.exit!
+    }
+
+    /// After a timeout: signal the remote process group and drop the channel.
+    public func terminate() {
+        session.terminateRemotely([process])
+    }
+}
