@@ -10,7 +10,7 @@ struct DatabaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Database fixtures.",
-        subcommands: [Flush.self]
+        subcommands: [Flush.self, Mark.self]
     )
 
     struct Flush: ParsableCommand {
@@ -44,6 +44,54 @@ struct DatabaseCommand: ParsableCommand {
                 fixture.audit(command: "db flush", exitStatus: 0)
                 if format == .json {
                     StandardStreams.printOut(JSONOutput.encode(["ok": true, "host": target.host, "flushed": true]))
+                }
+                return 0
+            }
+        }
+    }
+}
+
+extension DatabaseCommand {
+    struct Mark: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record the database's role in the database itself (a table flush keeps).",
+            discussion: """
+                Before any destructive step, stagefix's runner reads this marker over the same
+                database connection the step will use: a database marked production is refused
+                (77) even when a staging site's settings point at it. stagefix never writes to a
+                production database; mark production from its deploy (see the README).
+
+                Examples:
+                  stagefix db mark staging.example.com staging
+                """
+        )
+
+        @OptionGroup var target: HostOptions
+
+        @Argument(help: "The role: staging, test or development.")
+        var role: String
+
+        @Option(help: "text or json.")
+        var format: OutputFormatOption = .text
+
+        func validate() throws {
+            guard ["staging", "test", "development"].contains(role) else {
+                throw ValidationError("role must be staging, test or development; stagefix never marks (or writes to) production: see the README's one-line deploy snippet")
+            }
+        }
+
+        func run() throws {
+            try Reporting.run(json: format == .json) {
+                let fixture = try SiteConnection.open(target)
+                defer { fixture.close() }
+                let runner = try fixture.site.runner()
+                try runner.mark(role)
+                let marker = try runner.marker()
+                fixture.audit(command: "db mark \(role)", exitStatus: 0)
+                if format == .json {
+                    StandardStreams.printOut(JSONOutput.encode(["ok": true, "host": target.host, "marker": marker.role as Any? ?? NSNull(), "database": marker.database]))
+                } else {
+                    StandardStreams.printOut("\(target.host): database \(marker.database) marked \(marker.role ?? "?")")
                 }
                 return 0
             }

@@ -36,7 +36,7 @@ struct CommandLineTests {
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         #expect(object?["ok"] as? Bool == true)
         let names = (object?["checks"] as? [[String: Any]])?.map { $0["name"] as? String ?? "" }
-        #expect(names == ["ssh config", "reachable", "host key", "authentication", "guard", "env file", "site", "create_session"])
+        #expect(names == ["ssh config", "reachable", "host key", "authentication", "guard", "env file", "site", "create_session", "database marker"])
     }
 
     @Test func anUnknownHostKeyExits76AndRunsNothing() async throws {

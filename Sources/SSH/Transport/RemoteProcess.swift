@@ -115,7 +115,8 @@ extension SSHSession {
 final class RemoteProcess {
     private enum Phase { case opening, starting, running, closing, waitingClosed, finished }
 
-    private unowned let session: SSHSession
+    /// Strong: libssh2 frees a channel through its session, so the session must outlive every channel.
+    private let session: SSHSession
     private let command: RemoteCommand
     private var channel: OpaquePointer?
     private var phase = Phase.opening

@@ -41,7 +41,10 @@ extension HostCheckReport {
         do {
             let config = try StagefixConfig.load(explicitPath: configPath, searchFrom: FileManager.default.currentDirectoryPath)
             let evaluation = try SiteConnection.evaluateGuard(request, config: config)
-            defer { evaluation.session?.disconnect() }
+            defer {
+                evaluation.site?.closeRunner()
+                evaluation.session?.disconnect()
+            }
             let verdict = evaluation.verdict
             if verdict.isAllowed {
                 let why = verdict.reasons.first { $0.signal == .staging }.map(\.description) ?? "staging"

@@ -63,6 +63,8 @@ public final class SiteConnection {
 
         // What it says it is: identity keys in its env file, read over SFTP (no command runs).
         let probe = StagingSite(session: session, host: destination, layout: layout, timeout: request.timeout, trace: request.trace)
+        probe.identityKeys = rules.identityKeys
+        probe.requireDatabaseMarker = rules.requireDatabaseMarker
         do {
             let environment = try probe.environment()
             let identity = rules.identityKeys.compactMap { key in environment.value(for: key).map { (key: key, value: $0) } }
@@ -91,8 +93,6 @@ public final class SiteConnection {
             evaluation.session?.disconnect()
             throw evaluation.verdict.refusal()
         }
-        site.identityKeys = config.guardRules.identityKeys
-        site.requireDatabaseMarker = config.guardRules.requireDatabaseMarker
         // The probe already read the env file over this session: the site reuses it.
         let log = AuditLog(path: config.auditLogPath ?? AuditLog.defaultPath())
         return SiteConnection(site: site, settings: evaluation.settings, verdict: evaluation.verdict, siteHost: evaluation.host, auditLog: log)

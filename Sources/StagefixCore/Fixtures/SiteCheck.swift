@@ -1,5 +1,5 @@
-// The site half of `check`: layout, env file and the `create_session` command, in one management
-// command run with the server's env (read-only: `manage.py help create_session`).
+// The site half of `check`: env file, layout, Django, the `create_session` command and the database
+// marker, read by the runner (read-only: it loads Django and answers, nothing is changed).
 
 public struct SiteCheckLine: Sendable {
     public var name: String
@@ -11,9 +11,8 @@ extension StagingSite {
     /// One line per fact; throws only when the host itself cannot be talked to.
     public func checkSite() throws -> [SiteCheckLine] {
         var lines: [SiteCheckLine] = []
-        let environment: ServerEnvironment
         do {
-            environment = try self.environment()
+            let environment = try self.environment()
             let problems = environment.problems.map { "line \($0.line): \($0.message)" }
             lines.append(.init(name: "env file", passed: problems.isEmpty,
                 detail: "\(environment.path): \(environment.values.count) values" + (problems.isEmpty ? "" : "; " + problems.joined(separator: "; "))))
@@ -21,22 +20,22 @@ extension StagingSite {
             lines.append(.init(name: "env file", passed: false, detail: error.description))
             return lines
         }
-        let arguments = ["help", "create_session"]
-        let output = try manage([arguments])[0]
-        if output.exit.succeeded {
-            lines.append(.init(name: "site", passed: true, detail: "\(layout.projectPath) (\(layout.commandPrefix.map { $0.joined(separator: " ") } ?? layout.pythonPath + " " + layout.manage))"))
-            lines.append(.init(name: "create_session", passed: true, detail: "management command present"))
+        let runner: DjangoRunner
+        do {
+            runner = try self.runner()
+        } catch let error as StagefixError {
+            lines.append(.init(name: "site", passed: false, detail: error.description))
             return lines
         }
-        let failure = failure(of: output, arguments: arguments)
-        if ManagementCommandLine.prologueFailure(exit: output.exit, stderr: output.stderr) != nil {
-            lines.append(.init(name: "site", passed: false, detail: failure.description))
-        } else if case .configuration = failure {
-            lines.append(.init(name: "site", passed: true, detail: layout.projectPath))
-            lines.append(.init(name: "create_session", passed: false, detail: failure.description))
-        } else {
-            lines.append(.init(name: "site", passed: false, detail: failure.description))
-        }
+        let hello = runner.hello
+        lines.append(.init(name: "site", passed: true, detail: "\(layout.projectPath): Django \(hello.django), Python \(hello.python), \(hello.settingsModule)"))
+        lines.append(.init(name: "create_session", passed: true, detail: hello.hasCreateSession
+            ? "the site's management command (checked like Django's get_user on every use)"
+            : "none on the site: stagefix makes sessions itself (\(hello.sessionEngine))"))
+        let marker = try runner.marker()
+        let refusedUnmarked = marker.role == nil && requireDatabaseMarker
+        lines.append(.init(name: "database marker", passed: marker.role != "production" && !refusedUnmarked,
+            detail: "\(marker.database): " + (marker.role.map { "marked \($0)" } ?? "unmarked" + (refusedUnmarked ? " (guard.require_db_marker is on: run `stagefix db mark HOST staging`)" : ""))))
         return lines
     }
 }

@@ -56,6 +56,7 @@ public final class HostLock {
     private let session: SSHSession
     private let timeout: Double
     private var lastHeartbeat = Date()
+    private var trace: (@Sendable (String) -> Void)?
     private var released = false
 
     /// The environment variable through which `stagefix lock` tells the commands it runs which locks they hold.
@@ -107,7 +108,9 @@ public final class HostLock {
             let output = String(decoding: result.stdout, as: UTF8.self)
             if result.exit.succeeded {
                 trace?("fixture lock \(path) on \(host) acquired")
-                return HostLock(host: host, path: path, nonce: me.nonce, isInherited: false, session: session, timeout: commandTimeout)
+                let lock = HostLock(host: host, path: path, nonce: me.nonce, isInherited: false, session: session, timeout: commandTimeout)
+                lock.trace = trace
+                return lock
             }
             guard result.exit.status == 1, output.hasPrefix("held ") else {
                 let message = String(decoding: result.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -155,7 +158,9 @@ public final class HostLock {
         guard !isInherited, !released else { return }
         released = true
         let script = "grep -qF \(ShellQuoting.quote(nonce)) \(ShellQuoting.quote(path)) && rm -f \(ShellQuoting.quote(path))"
+        let watch = Stopwatch()
         _ = try? session.capture(script, timeout: min(timeout, 10))
+        trace?("fixture lock on \(host) released (\(String(format: "%.1f", watch.milliseconds)) ms)")
     }
 
     /// `KEY=value` for the commands `stagefix lock` runs, so a nested stagefix knows the lock is its parent's.

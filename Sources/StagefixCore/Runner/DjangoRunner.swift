@@ -52,6 +52,7 @@ public final class DjangoRunner {
     private let timeout: Double
     private let redactor: Redactor
     private let stderr: CollectedStderr
+    private let trace: (@Sendable (String) -> Void)?
 
     final class CollectedStderr {
         var bytes: [UInt8] = []
@@ -64,7 +65,8 @@ public final class DjangoRunner {
 
     static let source: [UInt8] = PackageResources.stagefix_runner_py
 
-    private init(hello: RunnerHello, channel: InteractiveCommand, host: String, timeout: Double, redactor: Redactor, stderr: CollectedStderr) {
+    private init(hello: RunnerHello, channel: InteractiveCommand, host: String, timeout: Double, redactor: Redactor, stderr: CollectedStderr, trace: (@Sendable (String) -> Void)?) {
+        self.trace = trace
         self.hello = hello
         self.channel = channel
         self.host = host
@@ -107,13 +109,15 @@ public final class DjangoRunner {
                     secure: cookie["secure"] as? Bool ?? false, httpOnly: cookie["httponly"] as? Bool ?? true,
                     sameSite: cookie["samesite"] as? String ?? "Lax", age: cookie["age"] as? Int ?? 1_209_600),
                 identity: (hello["identity"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String }),
-            channel: channel, host: site.host, timeout: site.timeout, redactor: redactor, stderr: stderr)
+            channel: channel, host: site.host, timeout: site.timeout, redactor: redactor, stderr: stderr, trace: trace)
         trace?("Django \(runner.hello.django) loaded on \(site.host) (runner pid \(runner.hello.pid), \(runner.hello.settingsModule), \(String(format: "%.1f", watch.milliseconds)) ms)")
         return runner
     }
 
     /// One request, one answer; an error answer becomes the matching StagefixError.
     func request(_ body: [String: Any], during: String) throws -> [String: Any] {
+        let watch = Stopwatch()
+        defer { trace?("\(during): \(String(format: "%.1f", watch.milliseconds)) ms") }
         channel.send(Self.block(Self.jsonBytes(body)))
         let answer: [String: Any]
         do {
@@ -150,6 +154,13 @@ public final class DjangoRunner {
             }
             return key
         }
+    }
+
+    /// A management command through `call_command`, in the runner (after the marker check); its
+    /// output captured, an exception a typed error with its last line.
+    public func call(_ arguments: [String]) throws -> (stdout: String, stderr: String) {
+        let result = try request(["op": "call", "args": arguments], during: "manage.py \(arguments.first ?? "") on \(host)")
+        return (redactor.redact(result["stdout"] as? String ?? ""), redactor.redact(result["stderr"] as? String ?? ""))
     }
 
     /// The role recorded in the site's database (nil: unmarked), and which database that is.

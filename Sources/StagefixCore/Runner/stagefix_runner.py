@@ -232,8 +232,12 @@ def site_session(email):
 def serve(request, context):
     op = request.get("op")
     if op == "flush":
+        from django.db import transaction
+
         check_marker(context["require_marker"])
-        captured_call("flush", interactive=False, verbosity=0)
+        # One transaction around the flush and the post_migrate rows it re-creates: one commit, not dozens.
+        with transaction.atomic():
+            captured_call("flush", interactive=False, verbosity=0)
         return {"flushed": True}
     if op == "sessions":
         check_marker(context["require_marker"])

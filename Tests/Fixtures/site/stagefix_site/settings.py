@@ -22,8 +22,21 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.staticfiles",  # only for `runserver --insecure`, which it provides
-    "accounts",
+    "rigtools",
 ]
+# `accounts` holds create_session; a site without one (STAGEFIX_RIG_CREATE_SESSION=none) tests stagefix's own sessions.
+if os.environ.get("STAGEFIX_RIG_CREATE_SESSION") != "none":
+    INSTALLED_APPS.append("accounts")
+
+# Variants of the rig site (set in its .env by `scripts/rig up --site-env`).
+SESSION_ENGINE = os.environ.get("STAGEFIX_RIG_SESSION_ENGINE", "django.contrib.sessions.backends.db")
+SESSION_COOKIE_NAME = os.environ.get("STAGEFIX_RIG_COOKIE_NAME", "sessionid")
+# A cache every process of the site shares (the runner and the web server), for the cache session engine.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(BASE_DIR / "cache")}}
+
+# One line per interpreter that loads these settings: tests count Django starts on the server.
+with open(BASE_DIR / "starts.log", "a") as _starts:
+    _starts.write("%d\n" % os.getpid())
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

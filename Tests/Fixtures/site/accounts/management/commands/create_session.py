@@ -1,6 +1,11 @@
 # `manage.py create_session EMAIL`: a pre-authenticated session for EMAIL; prints only the session key (TDD book, server-side debugging).
+# With STAGEFIX_RIG_CREATE_SESSION=fragile it is the book's version: no HASH_SESSION_KEY, which current
+# Django needs for the standard User, so its key logs nobody in (stagefix must say so, not hand it out).
+import os
+from importlib import import_module
+
+from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-from django.contrib.sessions.backends.db import SessionStore
 from django.core.management.base import BaseCommand
 
 
@@ -17,9 +22,10 @@ class Command(BaseCommand):
 def create_pre_authenticated_session(email):
     User = get_user_model()
     user, _ = User.objects.get_or_create(username=email, defaults={"email": email})
-    session = SessionStore()
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
     session[SESSION_KEY] = user._meta.pk.value_to_string(user)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    if os.environ.get("STAGEFIX_RIG_CREATE_SESSION") != "fragile":
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.save()
     return session.session_key
