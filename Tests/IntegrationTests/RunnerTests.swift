@@ -161,6 +161,36 @@ struct RunnerTests {
         #expect(try site.runner().marker().database.hasSuffix("db.sqlite3"))
     }
 
+    /// A site whose env lives in its "container": a wrapper that loads it, as `docker exec` would.
+    private func containerSite(_ name: String, sitename: String) throws -> (sshConfig: String, config: String) {
+        let mirror = try mirrorSite(rig, name: name, replacing: ["SITENAME": sitename])
+        try FileManager.default.moveItem(atPath: mirror.directory + "/.env", toPath: mirror.directory + "/.env.container")
+        let wrapper = mirror.directory + "/container-python"
+        try "#!/bin/sh\nset -a; . \(mirror.directory)/.env.container; set +a\nexec \(mirror.directory)/.venv/bin/python \"$@\"\n".write(toFile: wrapper, atomically: true, encoding: .utf8)
+        try runLocal("/bin/chmod", ["755", wrapper])
+        try runLocal("/bin/chown", ["-h", "\(rig.user):\(rig.user)", wrapper, mirror.directory + "/.env.container"])
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("container-\(UUID().uuidString.prefix(8)).yml").path
+        try "hosts:\n  \(name):\n    site:\n      env_file: none\n      command_prefix: ./container-python manage.py\n".write(toFile: config, atomically: true, encoding: .utf8)
+        return (mirror.sshConfig, config)
+    }
+
+    @Test func aContainerisedSiteWorksAndItsOwnEnvironmentIsItsIdentity() async throws {
+        let name = "staging-container.rig.test"
+        let site = try containerSite(name, sitename: name)
+        let result = try await Stagefix.run(["session", "create", "-F", site.sshConfig, "-c", site.config, name, "boxed@example.com"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try fetchPage(rig, path: "whoami/", sessionKey: lastLine(result.stdout)).contains("logged in as boxed@example.com"))
+        let verdict = try await Stagefix.run(["guard", "-F", site.sshConfig, "-c", site.config, name])
+        #expect(verdict.stdout.contains("the server's SITENAME names \(name)"), "\(verdict.stdout)")
+
+        // The same wrapper whose environment says it is production, reached by a staging-looking name.
+        let disguised = "staging-boxed-copy.rig.test"
+        let production = try containerSite(disguised, sitename: "www.rig.test")
+        let refused = try await Stagefix.run(["db", "flush", "-F", production.sshConfig, "-c", production.config, disguised, "--yes"])
+        #expect(refused.status == 77, "\(refused.stderr)")
+        #expect(refused.stderr.contains("names www.rig.test"))
+    }
+
     @Test func anUnmarkedDatabaseIsRefusedWhenTheConfigRequiresAMarkerUntilMarked() async throws {
         let copy = rig["RIG_SITE_DIR"] + "/db.unmarked.sqlite3"
         try? FileManager.default.removeItem(atPath: copy)

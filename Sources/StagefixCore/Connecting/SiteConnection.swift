@@ -66,8 +66,19 @@ public final class SiteConnection {
         probe.identityKeys = rules.identityKeys
         probe.requireDatabaseMarker = rules.requireDatabaseMarker
         do {
-            let environment = try probe.environment()
-            let identity = rules.identityKeys.compactMap { key in environment.value(for: key).map { (key: key, value: $0) } }
+            var identity: [(key: String, value: String)]
+            if layout.envFilePath == nil {
+                // A containerised site: its env lives in the container, so ask its own Django what it is
+                // (the runner only loads settings and answers; nothing changes).
+                let hello = try probe.runner().hello
+                identity = rules.identityKeys.compactMap { key in hello.identity[key].flatMap { $0.isEmpty ? nil : (key: key, value: $0) } }
+                if let allowed = hello.identity["ALLOWED_HOSTS"], !allowed.isEmpty, !rules.identityKeys.contains("ALLOWED_HOSTS") {
+                    identity.append((key: "ALLOWED_HOSTS", value: allowed))
+                }
+            } else {
+                let environment = try probe.environment()
+                identity = rules.identityKeys.compactMap { key in environment.value(for: key).map { (key: key, value: $0) } }
+            }
             verdict = verdict.adding(ProductionGuard.identityReasons(identity: identity, typedHost: destination, sshHostName: resolved.hostName, productionHostNames: productionNames, rules: rules))
         } catch StagefixError.configuration(let message) where message.contains("does not exist") {
             verdict = verdict.adding([GuardReason(.neutral, "identity", "no env file at \(layout.envFilePath ?? "-") to read the server's identity from")])

@@ -117,7 +117,13 @@ public enum ProductionGuard {
                     reasons.append(GuardReason(.production, "identity", "the server's \(key) names \(name), a production host"))
                 }
             }
-            if !names.contains(where: { askedFor.contains($0.lowercased()) }) {
+            // ALLOWED_HOSTS style entries count too: `*` and `.example.com` (the domain and its subdomains).
+            let namesAskedHost = names.contains { name in
+                let name = name.lowercased()
+                return askedFor.contains(name) || name == "*"
+                    || (name.hasPrefix(".") && askedFor.contains { $0 == name.dropFirst() || $0.hasSuffix(name) })
+            }
+            if !namesAskedHost {
                 reasons.append(GuardReason(.production, "identity", "the server's \(key)=\(value) says it is another host than \(typedHost)",
                     fix: "check that \(typedHost) points at the right machine, or fix \(key) in its env file"))
             } else if !reasons.contains(where: { $0.evidence == "identity" && $0.signal == .production }) {
