@@ -213,6 +213,10 @@ struct SocketWaiter {
                 timeout = min(timeout, nextKeepalive * 1000)
             }
         }
+        // Quick-ack mode lapses after each ACK; re-armed before every wait so our ACKs are never
+        // delayed (a delayed ACK lets sshd's Nagle hold back its next small packet ~40 ms).
+        var one: Int32 = 1
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_QUICKACK, &one, socklen_t(MemoryLayout<Int32>.size))
         var entry = pollfd(fd: descriptor, events: events, revents: 0)
         let ready = poll(&entry, 1, timeout)
         if ready < 0 && errno != EINTR {
