@@ -17,6 +17,30 @@ struct CommandLineTests {
         return path
     }
 
+    /// The rig's config with the key file replaced by an agent socket.
+    private func agentConfig(_ socket: String) throws -> String {
+        try config(replacing: "    IdentityFile \(rig.clientKey)\n    IdentitiesOnly yes\n", with: "    IdentityAgent \(socket)\n")
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["STAGEFIX_TEST_AGENT_SOCK"] != nil, "scripts/test starts the agent"))
+    func anSSHAgentHoldingTheKeyLogsIn() async throws {
+        let path = try agentConfig(ProcessInfo.processInfo.environment["STAGEFIX_TEST_AGENT_SOCK"]!)
+        #expect(!(try String(contentsOfFile: path, encoding: .utf8)).contains("IdentityFile"))
+        let result = try await Stagefix.run(["exec", "-v", "-F", path, rig.host, "--", "echo via-agent"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "via-agent\n")
+        #expect(result.stderr.contains("authenticated with agent identity stagefix-rig-client"), "\(result.stderr)")
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["STAGEFIX_TEST_EMPTY_AGENT_SOCK"] != nil, "scripts/test starts the agent"))
+    func anEmptyAgentIs67NamingWhatWasTried() async throws {
+        let socket = ProcessInfo.processInfo.environment["STAGEFIX_TEST_EMPTY_AGENT_SOCK"]!
+        let result = try await Stagefix.run(["exec", "-F", try agentConfig(socket), rig.host, "--", "true"], environment: ["HOME": "/nonexistent-home"])
+        #expect(result.status == 67, "\(result.stderr)")
+        #expect(result.stderr.contains("agent"))
+        #expect(result.stderr.contains("holds no identities"), "\(result.stderr)")
+    }
+
     @Test func execRelaysOutputAndPassesTheRemoteStatusThrough() async throws {
         let result = try await Stagefix.run(["exec", "-F", rig.sshConfig, rig.host, "--", "echo out; echo err >&2; exit 3"])
         #expect(result.status == 3)

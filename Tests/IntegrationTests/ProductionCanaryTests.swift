@@ -82,6 +82,40 @@ struct ProductionCanaryTests {
         try expectCanaryAlive("play on production and staging")
     }
 
+    @Test func byHostKeyThroughARelayOnAnotherAddress() async throws {
+        // Name and address look like staging; only the server's key (production's, from its
+        // known_hosts entry) gives it away, during the handshake, before anything is opened.
+        let relayAddress = "127.0.0.7"
+        let relayPort = try freePort(on: relayAddress)
+        let relay = Process()
+        relay.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        relay.arguments = [Rig.packageRoot + "/Tests/Fixtures/tools/tcp_relay.py", relayAddress, String(relayPort), production.address, String(production.port)]
+        let control = Pipe(), ready = Pipe()
+        relay.standardInput = control
+        relay.standardOutput = ready
+        try relay.run()
+        defer {
+            try? control.fileHandleForWriting.close()
+            relay.waitUntilExit()
+        }
+        #expect(String(decoding: ready.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("ready"))
+
+        let productionKey = try String(contentsOfFile: production.knownHosts, encoding: .utf8).split(separator: " ").dropFirst().prefix(2).joined(separator: " ")
+        let knownHosts = try write("known_hosts", "[\(relayAddress)]:\(relayPort) \(productionKey)\n")
+        let config = try String(contentsOfFile: production.sshConfig, encoding: .utf8)
+            + "\nHost relay.staging.rig.test\n    HostName \(relayAddress)\n    Port \(relayPort)\n    User \(production.user)\n    IdentityFile \(production.clientKey)\n    UserKnownHostsFile \(knownHosts)\n"
+        let sshConfig = try write("ssh_config", config)
+        let stagefixConfig = try write("stagefix.yml", "hosts:\n  \(production.host):\n    role: production\n")
+        let result = try await Stagefix.run(["db", "flush", "-F", sshConfig, "-c", stagefixConfig, "relay.staging.rig.test", "--yes"])
+        #expect(result.status == 77, "\(result.stderr)")
+        #expect(result.stderr.contains("host key"), "\(result.stderr)")
+        #expect(result.stderr.contains("the production host \(production.host)"))
+        try expectCanaryAlive("flush through a relay")
+        // Without the production declaration the relay is reachable: the key alone was the evidence.
+        let unguarded = try await Stagefix.run(["guard", "-F", sshConfig, "relay.staging.rig.test"])
+        #expect(!unguarded.stdout.contains("host key  the server's key"), "\(unguarded.stdout)")
+    }
+
     @Test func theGuardCommandSaysProductionAndWhy() async throws {
         let result = try await Stagefix.run(["guard", "-F", try sshConfig(), "staging-copy.rig.test", "--format", "json"])
         #expect(result.status == 77)
