@@ -35,18 +35,16 @@ struct DatabaseCommand: ParsableCommand {
         @Option(help: "text or json.")
         var format: OutputFormatOption = .text
 
+        @OptionGroup var warm: WarmOption
+
         func run() throws {
-            try Reporting.run(json: format == .json) {
-                if !yes { try Confirmation.requireTypedHostName(target.host, action: "flush the database of") }
-                let fixture = try SiteConnection.open(target)
-                defer { fixture.close() }
-                try fixture.site.flushDatabase()
-                fixture.audit(command: "db flush", exitStatus: 0)
-                if format == .json {
-                    StandardStreams.printOut(JSONOutput.encode(["ok": true, "host": target.host, "flushed": true]))
+            if !yes {
+                try Reporting.run(json: format == .json) {
+                    try Confirmation.requireTypedHostName(target.host, action: "flush the database of")
+                    return 0
                 }
-                return 0
             }
+            try target.perform(.databaseFlush(json: format == .json), warm: warm)
         }
     }
 }

@@ -35,6 +35,8 @@ struct SessionCommand: ParsableCommand {
 
         @OptionGroup var target: HostOptions
 
+        @OptionGroup var warm: WarmOption
+
         @Argument(help: "One or more email addresses.")
         var emails: [String] = []
 
@@ -58,17 +60,7 @@ struct SessionCommand: ParsableCommand {
         }
 
         func run() throws {
-            try Reporting.run(json: format == .json) {
-                let addresses = try emails.map(EmailAddress.init)
-                let fixture = try SiteConnection.open(target)
-                defer { fixture.close() }
-                let keys = try fixture.site.createSessions(for: addresses, options: SessionRequestOptions(builtin: builtin, staff: staff, superuser: superuser, groups: groups))
-                fixture.audit(command: "session create " + emails.joined(separator: " "), exitStatus: 0)
-                StandardStreams.write(
-                    SessionOutput.render(format, sessions: Array(zip(addresses, keys)), host: fixture.siteHost, cookie: fixture.cookie),
-                    to: 1)
-                return 0
-            }
+            try target.perform(.sessionCreate(emails: emails, format: format.rawValue, options: SessionRequestOptions(builtin: builtin, staff: staff, superuser: superuser, groups: groups)), warm: warm)
         }
     }
 }

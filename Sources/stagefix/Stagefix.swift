@@ -14,7 +14,7 @@ struct Stagefix: ParsableCommand {
             production guard, 78 configuration error.
             """,
         version: StagefixVersion.current,
-        subcommands: [SessionCommand.self, DatabaseCommand.self, EnvCommand.self, ManageCommand.self, ExecCommand.self, CheckCommand.self, GuardCommand.self, PlayCommand.self, LockCommand.self]
+        subcommands: [SessionCommand.self, DatabaseCommand.self, EnvCommand.self, ManageCommand.self, ExecCommand.self, CheckCommand.self, GuardCommand.self, PlayCommand.self, LockCommand.self, AgentCommand.self]
     )
 
     /// Usage errors found while parsing also honour `--format json` (CONTRACT.md: JSON on stdout).

@@ -45,6 +45,16 @@ public final class InteractiveCommand {
 
     public var isFinished: Bool { process.isFinished }
 
+    /// Takes in whatever the server sent (without waiting) and says whether the command still runs.
+    public func isAliveAfterPolling() -> Bool {
+        do {
+            while try process.advance() {}
+        } catch {
+            return false
+        }
+        return !process.isFinished
+    }
+
     /// The next line of stdout without its newline, or nil when the command ended without one.
     /// Times out with `SSHError.timedOut` naming `during`.
     public func readLine(timeout: Double, during: String) throws -> [UInt8]? {

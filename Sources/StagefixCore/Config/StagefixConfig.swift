@@ -22,6 +22,19 @@ public struct StagefixConfig: Sendable {
 
     public init() {}
 
+    /// Which file `load` would read: `-c FILE`, else the nearest `stagefix.yml` (nil: none, defaults).
+    public static func locate(explicitPath: String?, searchFrom: String) -> String? {
+        if let explicitPath { return URL(fileURLWithPath: explicitPath, relativeTo: URL(fileURLWithPath: searchFrom + "/")).standardizedFileURL.path }
+        var directory = URL(fileURLWithPath: searchFrom).standardizedFileURL
+        while true {
+            let candidate = directory.appendingPathComponent("stagefix.yml").path
+            if FileManager.default.isReadableFile(atPath: candidate) { return candidate }
+            let parent = directory.deletingLastPathComponent()
+            if parent.path == directory.path { return nil }
+            directory = parent
+        }
+    }
+
     /// `-c FILE`, else `stagefix.yml` in `searchFrom` or its nearest parent, else defaults.
     public static func load(explicitPath: String?, searchFrom: String) throws -> StagefixConfig {
         if let explicitPath {

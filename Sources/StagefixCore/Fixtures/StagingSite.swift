@@ -142,6 +142,9 @@ public final class StagingSite {
         return runner
     }
 
+    /// Whether the started runner is still there to take requests (false when none was started).
+    public var isRunnerAlive: Bool { startedRunner?.isAlive ?? false }
+
     /// Ends the runner, if one was started.
     public func closeRunner() {
         startedRunner?.close()

@@ -27,7 +27,7 @@ public struct ServerCookieSettings: Sendable, Equatable {
     public var age: Int
 }
 
-public struct SessionRequestOptions: Sendable, Equatable {
+public struct SessionRequestOptions: Sendable, Equatable, Codable {
     /// Make the session in the runner even when the site has its own create_session.
     public var builtin = false
     public var staff = false
@@ -172,6 +172,9 @@ public final class DjangoRunner {
     public func mark(_ role: String) throws {
         _ = try request(["op": "mark", "role": role], during: "marking the database on \(host)")
     }
+
+    /// False once the runner's process has ended (it died, or the connection did).
+    public var isAlive: Bool { channel.isAliveAfterPolling() }
 
     /// Asks the runner to end and waits for it (bounded); it never outlives the invocation.
     public func close() {

@@ -33,10 +33,11 @@ enum Stagefix {
     }
 
     /// For timing: waits on this thread, so a busy cooperative pool cannot delay the measurement.
-    static func runTimed(_ arguments: [String]) throws -> CommandResult {
+    static func runTimed(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardInput = FileHandle.nullDevice
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

@@ -1,0 +1,90 @@
+// `session create` and `db flush` as data: what the command line runs itself, or hands to the warm
+// agent, with one implementation of the work and of the replies (same output, same exit codes).
+import Foundation
+
+public struct FixtureRequest: Codable, Sendable, Equatable {
+    public enum Action: Codable, Sendable, Equatable {
+        case sessionCreate(emails: [String], format: String, options: SessionRequestOptions)
+        case databaseFlush(json: Bool)
+    }
+
+    public var host: String
+    public var sshConfig: String?
+    /// stagefix.yml, already located by the client (its working folder decides which one).
+    public var config: String?
+    public var timeout: Double
+    public var action: Action
+
+    public init(host: String, sshConfig: String?, config: String?, timeout: Double, action: Action) {
+        self.host = host
+        self.sshConfig = sshConfig
+        self.config = config
+        self.timeout = timeout
+        self.action = action
+    }
+
+    public var wantsJSON: Bool {
+        switch action {
+        case let .sessionCreate(_, format, _): return format == SessionOutputFormat.json.rawValue
+        case let .databaseFlush(json): return json
+        }
+    }
+
+    /// Connections are reused only for requests that would open the same one.
+    var connectionKey: String { [host, sshConfig ?? "", config ?? "", String(timeout)].joined(separator: "\u{0}") }
+}
+
+/// What a fixture command prints and how it exits.
+public struct FixtureReply: Codable, Sendable {
+    public var exit: Int32
+    public var stdout: String
+    public var stderr: String
+
+    /// The reply for a failure, exactly as the command line reports one.
+    public static func failure(_ error: any Error, json: Bool) -> FixtureReply {
+        let status = ExitStatus(for: error)
+        return FixtureReply(exit: status.rawValue, stdout: json ? JSONOutput.error(error) + "\n" : "", stderr: "stagefix: \(error)\n")
+    }
+}
+
+public enum FixtureWork {
+    /// Checks what can be checked before connecting (65 for a bad email, 64 for a bad format).
+    public static func validate(_ request: FixtureRequest) throws {
+        if case let .sessionCreate(emails, format, _) = request.action {
+            _ = try emails.map(EmailAddress.init)
+            guard SessionOutputFormat(rawValue: format) != nil else { throw StagefixError.usage("unknown format \(format)") }
+        }
+    }
+
+    /// Does the work on an open, guarded connection and returns what goes to stdout.
+    public static func perform(_ request: FixtureRequest, on fixture: SiteConnection) throws -> String {
+        switch request.action {
+        case let .sessionCreate(emails, format, options):
+            let addresses = try emails.map(EmailAddress.init)
+            let keys = try fixture.site.createSessions(for: addresses, options: options)
+            fixture.audit(command: "session create " + emails.joined(separator: " "), exitStatus: 0)
+            return SessionOutput.render(SessionOutputFormat(rawValue: format) ?? .key, sessions: Array(zip(addresses, keys)), host: fixture.siteHost, cookie: fixture.cookie)
+        case let .databaseFlush(json):
+            try fixture.site.flushDatabase()
+            fixture.audit(command: "db flush", exitStatus: 0)
+            return json ? JSONOutput.encode(["ok": true, "host": request.host, "flushed": true]) + "\n" : ""
+        }
+    }
+
+    /// The whole command without the agent: connect, guard, work, close.
+    public static func run(_ request: FixtureRequest, trace: (@Sendable (String) -> Void)?, passphrase: @escaping PassphraseProvider) -> FixtureReply {
+        do {
+            try validate(request)
+            let config = try StagefixConfig.load(explicitPath: request.config, searchFrom: FileManager.default.currentDirectoryPath)
+            let fixture = try SiteConnection.open(
+                ConnectionRequest(destination: request.host, sshConfigPath: request.sshConfig, timeout: request.timeout, trace: trace, passphrase: passphrase),
+                config: config)
+            defer { fixture.close() }
+            return FixtureReply(exit: 0, stdout: try perform(request, on: fixture), stderr: "")
+        } catch {
+            return .failure(error, json: request.wantsJSON)
+        }
+    }
+}
+
+import SSH

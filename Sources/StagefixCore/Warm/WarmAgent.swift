@@ -1,0 +1,269 @@
+// Warm mode: a local agent that keeps each host's guarded SSH connection and Django runner alive, so
+// a later `session create` or `db flush` from any test costs milliseconds. It serves its own user only
+// (a 0700 folder, a 0600 socket, the peer's uid checked), notices deploys (the env file, manage.py or
+// the project folder changed) and starts afresh, survives a dead connection or runner by reopening
+// once before the work (never re-running work that may have run), and exits when idle.
+import Foundation
+import SSH
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum AgentSocket {
+    /// `$STAGEFIX_AGENT_SOCKET`, else `$XDG_RUNTIME_DIR/stagefix/agent.sock`, else `/tmp/stagefix-UID/agent.sock`.
+    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let explicit = environment["STAGEFIX_AGENT_SOCKET"], !explicit.isEmpty { return explicit }
+        if let runtime = environment["XDG_RUNTIME_DIR"], !runtime.isEmpty { return runtime + "/stagefix/agent.sock" }
+        return "/tmp/stagefix-\(getuid())/agent.sock"
+    }
+
+    static func address(_ path: String) throws -> sockaddr_un {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw StagefixError.configuration("agent socket path \(path) is too long for a Unix socket")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return address
+    }
+
+    /// Reads one newline-terminated message (bounded).
+    static func readLine(_ descriptor: Int32, limit: Int = 16 << 20) -> [UInt8]? {
+        var message: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return nil }
+            message.append(contentsOf: chunk[0..<count])
+            if let newline = message.firstIndex(of: UInt8(ascii: "\n")) { return Array(message[..<newline]) }
+            if message.count > limit { return nil }
+        }
+    }
+
+    static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return false }
+            offset += written
+        }
+        return true
+    }
+}
+
+/// Set by the signal handler; the accept loop looks at it between polls.
+nonisolated(unsafe) private var agentStopRequested: sig_atomic_t = 0
+
+public final class WarmAgent: @unchecked Sendable {
+    private let socketPath: String
+    private let idleSeconds: Double
+    private let trace: (@Sendable (String) -> Void)?
+    private let lock = NSLock()
+    private var hosts: [String: WarmHost] = [:]
+    private var lastActivity = Date()
+    private var busy = 0
+
+    public init(socketPath: String, idleSeconds: Double, trace: (@Sendable (String) -> Void)?) {
+        self.socketPath = socketPath
+        self.idleSeconds = idleSeconds
+        self.trace = trace
+    }
+
+    /// Listens until idle for `idleSeconds`; returns after closing every connection.
+    public func serve() throws {
+        let folder = (socketPath as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var info = stat()
+        guard lstat(folder, &info) == 0, info.st_uid == getuid(), info.st_mode & 0o077 == 0 else {
+            throw StagefixError.configuration("the agent's folder \(folder) must belong to you with mode 0700")
+        }
+        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard listener >= 0 else { throw StagefixError.configuration("cannot create the agent socket: \(String(cString: strerror(errno)))") }
+        defer { close(listener) }
+        // A socket left by a dead agent is replaced; a live agent keeps its own.
+        if connectable(socketPath) { throw StagefixError.usage("an agent already listens on \(socketPath)") }
+        unlink(socketPath)
+        var address = try AgentSocket.address(socketPath)
+        let previousMask = umask(0o177)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        umask(previousMask)
+        guard bound == 0, listen(listener, 64) == 0 else {
+            throw StagefixError.configuration("cannot listen on \(socketPath): \(String(cString: strerror(errno)))")
+        }
+        chmod(socketPath, 0o600)
+        defer {
+            unlink(socketPath)
+            lock.withLock { hosts.values.forEach { $0.close() } }
+        }
+        // Our own signal handling: a parent may have left TERM ignored or blocked, which children inherit.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        for signalNumber in [SIGTERM, SIGINT, SIGHUP] {
+            signal(signalNumber) { _ in agentStopRequested = 1 }
+            sigaddset(&stopSignals, signalNumber)
+        }
+        sigprocmask(SIG_UNBLOCK, &stopSignals, nil)
+        signal(SIGPIPE, SIG_IGN)
+        trace?("agent listening on \(socketPath), idle exit after \(Int(idleSeconds)) s")
+        while true {
+            if agentStopRequested != 0 { return }
+            var entry = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&entry, 1, 200)
+            if ready == 0 {
+                let idle = lock.withLock { busy == 0 && Date().timeIntervalSince(lastActivity) > idleSeconds }
+                if idle { return }
+                continue
+            }
+            if ready < 0 { if errno == EINTR { continue } else { return } }
+            let client = accept(listener, nil, nil)
+            guard client >= 0 else { continue }
+            guard peerIsUs(client) else {
+                close(client)
+                continue
+            }
+            lock.withLock {
+                busy += 1
+                lastActivity = Date()
+            }
+            Thread.detachNewThread { [self] in
+                handle(client)
+                lock.withLock {
+                    busy -= 1
+                    lastActivity = Date()
+                }
+            }
+        }
+    }
+
+    private func peerIsUs(_ descriptor: Int32) -> Bool {
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } (Glibc hides the type behind _GNU_SOURCE).
+        var credentials: (Int32, UInt32, UInt32) = (0, 0, 0)
+        var length = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
+        guard getsockopt(descriptor, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return false }
+        return credentials.1 == getuid()
+    }
+
+    private func connectable(_ path: String) -> Bool {
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(probe) }
+        guard var address = try? AgentSocket.address(path) else { return false }
+        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } } == 0
+    }
+
+    private func handle(_ client: Int32) {
+        defer { close(client) }
+        guard let line = AgentSocket.readLine(client), let request = try? JSONDecoder().decode(FixtureRequest.self, from: Data(line)) else { return }
+        let reply = run(request)
+        if let data = try? JSONEncoder().encode(reply) { _ = AgentSocket.writeAll(client, Array(data) + [UInt8(ascii: "\n")]) }
+    }
+
+    func run(_ request: FixtureRequest) -> FixtureReply {
+        do {
+            try FixtureWork.validate(request)
+        } catch {
+            return .failure(error, json: request.wantsJSON)
+        }
+        let host = lock.withLock { () -> WarmHost in
+            if let existing = hosts[request.connectionKey] { return existing }
+            let created = WarmHost(request: request, trace: trace)
+            hosts[request.connectionKey] = created
+            return created
+        }
+        return host.run(request)
+    }
+}
+
+/// One host's warm state: a guarded connection and its runner, used by one request at a time.
+final class WarmHost: @unchecked Sendable {
+    private let lock = NSLock()
+    private let trace: (@Sendable (String) -> Void)?
+    private let connectionRequest: ConnectionRequest
+    private let configPath: String?
+    private var fixture: SiteConnection?
+    private var signature: String?
+
+    init(request: FixtureRequest, trace: (@Sendable (String) -> Void)?) {
+        self.trace = trace
+        configPath = request.config
+        connectionRequest = ConnectionRequest(destination: request.host, sshConfigPath: request.sshConfig, timeout: request.timeout, trace: trace)
+    }
+
+    func close() {
+        lock.withLock {
+            fixture?.close()
+            fixture = nil
+        }
+    }
+
+    func run(_ request: FixtureRequest) -> FixtureReply {
+        lock.withLock {
+            do {
+                let fixture = try ready()
+                return FixtureReply(exit: 0, stdout: try FixtureWork.perform(request, on: fixture), stderr: "")
+            } catch {
+                // The work may have started: never run it again; the next request reconnects.
+                if isConnectionFailure(error) { dropFixture() }
+                return .failure(error, json: request.wantsJSON)
+            }
+        }
+    }
+
+    /// A connection and runner fit for the next request: reopened (guard and all) when the site changed
+    /// since it was opened, or when the connection or the runner died. Nothing of the request has run yet.
+    private func ready() throws -> SiteConnection {
+        if let fixture {
+            do {
+                let current = try siteSignature(fixture)
+                if current == signature, fixture.site.isRunnerAlive {
+                    return fixture
+                }
+                trace?(current == signature ? "the runner on \(connectionRequest.destination) ended; starting a new one" : "\(connectionRequest.destination) changed (a deploy?); reconnecting and restarting Django")
+            } catch {
+                trace?("the connection to \(connectionRequest.destination) is gone (\(error)); reconnecting")
+            }
+            dropFixture()
+        }
+        let config = try StagefixConfig.load(explicitPath: configPath, searchFrom: FileManager.default.currentDirectoryPath)
+        let opened = try SiteConnection.open(connectionRequest, config: config)
+        do {
+            signature = try siteSignature(opened)
+            _ = try opened.site.runner()
+        } catch {
+            opened.close()
+            throw error
+        }
+        fixture = opened
+        return opened
+    }
+
+    private func dropFixture() {
+        fixture?.close()
+        fixture = nil
+        signature = nil
+    }
+
+    /// Modification times and sizes of the env file, manage.py and git's HEAD and index, in one remote
+    /// `stat`: what a deploy changes. (Not the project folder: sqlite's journal touches it on every write.)
+    private func siteSignature(_ fixture: SiteConnection) throws -> String {
+        let layout = fixture.site.layout
+        var paths = [layout.managePath, layout.projectPath + "/.git/HEAD", layout.projectPath + "/.git/index"]
+        if let envFile = layout.envFilePath { paths.insert(envFile, at: 0) }
+        let command = "stat -L -c '%n %Y %s' -- " + paths.map(ManagementCommandLine.shellPath).joined(separator: " ") + " 2>/dev/null; true"
+        let result = try fixture.site.session.capture(command, timeout: connectionRequest.timeout)
+        return String(decoding: result.stdout, as: UTF8.self)
+    }
+
+    private func isConnectionFailure(_ error: any Error) -> Bool {
+        switch ExitStatus(for: error) {
+        case .unreachable, .timedOut: return true
+        case .remoteCommandFailed: return !(fixture?.site.isRunnerAlive ?? false)
+        default: return false
+        }
+    }
+}

@@ -1,0 +1,71 @@
+// `stagefix agent`: warm mode's local agent (started on first use by --warm, or by hand).
+import ArgumentParser
+import Foundation
+import StagefixCore
+
+struct AgentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Warm mode: keep SSH connections and Django runners alive for later fixture calls.",
+        discussion: """
+            Listens on a Unix socket only you can use. `session create --warm` and `db flush --warm`
+            (or STAGEFIX_WARM=1) hand their work to it, starting it when it is not running; it keeps
+            each host's guarded connection and its Django process, restarts them when the site
+            changes (a deploy: the env file, manage.py or the project folder) or when they die, and
+            exits after --idle seconds without requests. The same guard, outputs and exit codes apply.
+
+            Examples:
+              stagefix agent --idle 900 &
+              STAGEFIX_WARM=1 pytest tests/functional
+            """
+    )
+
+    @Option(help: ArgumentHelp("The socket (default $STAGEFIX_AGENT_SOCKET, else $XDG_RUNTIME_DIR/stagefix/agent.sock, else /tmp/stagefix-UID/agent.sock).", valueName: "path"))
+    var socket: String?
+
+    @Option(help: ArgumentHelp("Exit after this many seconds without a request.", valueName: "seconds"))
+    var idle: Double = 600
+
+    @Flag(name: [.short, .long], help: "Trace what the agent does on stderr.")
+    var verbose = false
+
+    func run() throws {
+        try Reporting.run(json: false) {
+            let agent = WarmAgent(socketPath: socket ?? AgentSocket.defaultPath(), idleSeconds: idle, trace: verbose ? Trace.toStandardError : nil)
+            try agent.serve()
+            return 0
+        }
+    }
+}
+
+/// `--warm` on fixture commands: through the agent when it answers, else the normal path.
+struct WarmOption: ParsableArguments {
+    @Flag(help: "Use the warm agent (started on first use; also STAGEFIX_WARM=1); falls back to a direct connection.")
+    var warm = false
+
+    var isOn: Bool { warm || ProcessInfo.processInfo.environment["STAGEFIX_WARM"] == "1" }
+}
+
+extension HostOptions {
+    /// Runs a fixture request through the agent (when warm and reachable) or directly; prints and exits like any command.
+    func perform(_ action: FixtureRequest.Action, warm: WarmOption) throws {
+        let request = FixtureRequest(
+            host: host, sshConfig: sshConfig.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+            config: StagefixConfig.locate(explicitPath: config, searchFrom: FileManager.default.currentDirectoryPath),
+            timeout: timeout, action: action)
+        let trace = connectionRequest.trace
+        var reply: FixtureReply?
+        if warm.isOn {
+            do {
+                try FixtureWork.validate(request)
+                reply = AgentClient.send(request, socketPath: AgentSocket.defaultPath(), idleSeconds: 600, trace: trace)
+            } catch {
+                reply = .failure(error, json: request.wantsJSON)
+            }
+        }
+        let final = reply ?? FixtureWork.run(request, trace: trace, passphrase: TerminalPrompt.passphraseProvider)
+        StandardStreams.write(final.stdout, to: 1)
+        StandardStreams.write(final.stderr, to: 2)
+        if final.exit != 0 { throw ExitCode(final.exit) }
+    }
+}

@@ -1,0 +1,128 @@
+// Warm mode against the rig: the agent keeps the connection and Django alive, answers like the
+// direct path, restarts after a deploy or a dead runner, serves only its user, and is optional.
+import Foundation
+import Testing
+
+extension SiteDatabaseTests {
+@Suite(.serialized, .enabled(if: Stagefix.isAvailable && !(Rig.shared?["RIG_SITE_URL"].isEmpty ?? true), "needs the rig with its site: run scripts/test"))
+struct WarmModeTests {
+    let rig = Rig.shared!
+
+    private func socketPath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("stagefix-agent-\(UUID().uuidString.prefix(8))").path + "/agent.sock"
+    }
+
+    private func startsLogged() throws -> Int {
+        try String(contentsOfFile: rig["RIG_SITE_DIR"] + "/starts.log", encoding: .utf8).split(separator: "\n").count
+    }
+
+    private func warm(_ socket: String, _ arguments: [String]) async throws -> CommandResult {
+        try await Stagefix.run(arguments + ["--warm"], environment: ["STAGEFIX_AGENT_SOCKET": socket])
+    }
+
+    @Test func warmSessionsLogInFastAndTheAgentStartsOnFirstUseAndEndsWhenIdle() async throws {
+        let socket = socketPath()
+        // First use starts the agent (idle 600 by default: stop it by hand below via a short-idle one instead).
+        let first = try await warm(socket, ["session", "create", "-F", rig.sshConfig, rig.host, "warm@example.com"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try fetchPage(rig, path: "whoami/", sessionKey: lastLine(first.stdout)).contains("logged in as warm@example.com"))
+        let folder = (socket as NSString).deletingLastPathComponent
+        #expect((try FileManager.default.attributesOfItem(atPath: folder)[.posixPermissions] as? Int) == 0o700)
+        #expect((try FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int) == 0o600)
+
+        var times: [Double] = []
+        let before = try startsLogged()
+        for _ in 0..<9 {
+            let result = try Stagefix.runTimed(["session", "create", "-F", rig.sshConfig, rig.host, "warm@example.com", "--warm"], environment: ["STAGEFIX_AGENT_SOCKET": socket])
+            #expect(result.status == 0)
+            times.append(result.milliseconds)
+        }
+        #expect(try startsLogged() == before, "no new Django start while warm")
+        let median = times.sorted()[4]
+        #expect(median < 80, "warm session create median \(median) ms")
+
+        let flushed = try await warm(socket, ["db", "flush", "-F", rig.sshConfig, rig.host, "--yes", "--format", "json"])
+        #expect(flushed.status == 0)
+        #expect(flushed.stdout.contains("\"flushed\":true"))
+        #expect(try fetchPage(rig, path: "whoami/", sessionKey: lastLine(first.stdout)).contains("anonymous"))
+        try stopAgent(socket)
+    }
+
+    /// Ends an agent by its socket (the agent is ours: found by its command line).
+    private func stopAgent(_ socket: String) throws {
+        for line in try runLocal("/usr/bin/pgrep", ["-f", "agent --socket \(socket)"]).split(separator: "\n") {
+            if let pid = Int32(line) { kill(pid, SIGTERM) }
+        }
+    }
+
+    @Test func aDeployOrADeadRunnerRestartsDjangoOnceAndNothingRunsTwice() async throws {
+        let socket = socketPath()
+        let agent = Process()
+        agent.executableURL = URL(fileURLWithPath: Stagefix.binary)
+        agent.arguments = ["agent", "--socket", socket, "--idle", "60"]
+        try agent.run()
+        defer { agent.terminate(); agent.waitUntilExit() }
+        for _ in 0..<50 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
+
+        #expect(try await warm(socket, ["session", "create", "-F", rig.sshConfig, rig.host, "deploy@example.com"]).status == 0)
+        var before = try startsLogged()
+        #expect(try await warm(socket, ["session", "create", "-F", rig.sshConfig, rig.host, "deploy@example.com"]).status == 0)
+        #expect(try startsLogged() == before)
+
+        // A deploy touches the env file: the agent notices and starts Django afresh, once.
+        let envFile = rig["RIG_SITE_DIR"] + "/.env"
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(5)], ofItemAtPath: envFile)
+        let afterDeploy = try await warm(socket, ["session", "create", "-F", rig.sshConfig, rig.host, "deploy@example.com"])
+        #expect(afterDeploy.status == 0, "\(afterDeploy.stderr)")
+        #expect(try startsLogged() == before + 1)
+        #expect(try fetchPage(rig, path: "whoami/", sessionKey: lastLine(afterDeploy.stdout)).contains("logged in as deploy@example.com"))
+
+        // The runner dies on the server: the next request gets a new one.
+        before = try startsLogged()
+        _ = try? runLocal("/usr/bin/pkill", ["-u", rig.user, "-f", "stagefix_runner"])
+        try await Task.sleep(for: .milliseconds(200))
+        let afterKill = try await warm(socket, ["session", "create", "-F", rig.sshConfig, rig.host, "deploy@example.com"])
+        #expect(afterKill.status == 0, "\(afterKill.stderr)")
+        #expect(try startsLogged() == before + 1)
+    }
+
+    @Test func theSameGuardOutputsAndExitCodesAsTheDirectPath() async throws {
+        let socket = socketPath()
+        defer { try? stopAgent(socket) }
+        let www = try String(contentsOfFile: rig.sshConfig, encoding: .utf8).replacingOccurrences(of: "Host \(rig.host)", with: "Host www.rig-alias.test")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("warm-www-\(UUID().uuidString.prefix(8))").path
+        try www.write(toFile: path, atomically: true, encoding: .utf8)
+        let direct = try await Stagefix.run(["db", "flush", "-F", path, "www.rig-alias.test", "--yes", "--format", "json"])
+        let warmed = try await warm(socket, ["db", "flush", "-F", path, "www.rig-alias.test", "--yes", "--format", "json"])
+        #expect(direct.status == 77)
+        #expect(warmed.status == 77)
+        #expect(warmed.stdout == direct.stdout)
+        #expect(warmed.stderr == direct.stderr)
+        let badEmail = try await warm(socket, ["session", "create", "-F", rig.sshConfig, rig.host, "not-an-email"])
+        #expect(badEmail.status == 65)
+        let shapes = try await warm(socket, ["session", "create", "-F", rig.sshConfig, rig.host, "shape@example.com", "--format", "playwright"])
+        #expect(shapes.status == 0)
+        #expect(shapes.stdout.hasPrefix("[{\"domain\":\"\(rig.host)\""))
+    }
+
+    @Test func withoutAUsableAgentTheDirectPathDoesTheWork() async throws {
+        let result = try await Stagefix.run(["session", "create", "-F", rig.sshConfig, rig.host, "fallback@example.com", "--warm"],
+                                            environment: ["STAGEFIX_AGENT_SOCKET": "/proc/no-such-folder/agent.sock"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try fetchPage(rig, path: "whoami/", sessionKey: lastLine(result.stdout)).contains("logged in as fallback@example.com"))
+    }
+
+    @Test func anIdleAgentEndsAndRemovesItsSocket() async throws {
+        let socket = socketPath()
+        let agent = Process()
+        agent.executableURL = URL(fileURLWithPath: Stagefix.binary)
+        agent.arguments = ["agent", "--socket", socket, "--idle", "1"]
+        try agent.run()
+        for _ in 0..<50 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(FileManager.default.fileExists(atPath: socket))
+        for _ in 0..<60 where agent.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!agent.isRunning)
+        #expect(!FileManager.default.fileExists(atPath: socket))
+    }
+}
+}
