@@ -187,6 +187,13 @@ public final class SFTPClient {
         }
     }
 
+    /// Appends to a file (created with `newFileMode` when missing): a small record, written whole.
+    public func append(_ path: String, contents: [UInt8], newFileMode: UInt32 = 0o600) throws {
+        let file = try open(path, flags: UInt(LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_APPEND), mode: Int(newFileMode))
+        defer { closeFile(file) }
+        try write(contents, to: file, path: path)
+    }
+
     /// The names in a directory (without `.` and `..`), or nil when it does not exist.
     public func listDirectory(_ path: String) throws -> [String]? {
         let wire = Self.wirePath(path)

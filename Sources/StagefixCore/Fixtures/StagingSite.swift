@@ -164,10 +164,7 @@ public final class StagingSite {
 
     /// The cookie as the server sets it (its SESSION_COOKIE_* settings), with stagefix.yml's explicit overrides.
     public func cookieSettings(_ settings: HostSettings) -> SessionCookieSettings {
-        guard let server = startedRunner?.hello.cookie else { return settings.cookie }
-        var cookie = SessionCookieSettings(
-            name: server.name, domain: server.domain, path: server.path, secure: server.secure,
-            httpOnly: server.httpOnly, sameSite: server.sameSite, maxAge: server.age)
+        guard var cookie = startedRunner?.hello.cookie else { return settings.cookie }
         let configured = settings.cookie
         for key in settings.explicitCookieKeys {
             switch key {

@@ -12,19 +12,9 @@ public struct RunnerHello: Sendable {
     public var hasCreateSession: Bool
     public var sessionEngine: String
     /// The server's own SESSION_COOKIE_* settings.
-    public var cookie: ServerCookieSettings
+    public var cookie: SessionCookieSettings
     /// The runner's own environment for the guard's identity keys, and settings.ALLOWED_HOSTS.
     public var identity: [String: String]
-}
-
-public struct ServerCookieSettings: Sendable, Equatable {
-    public var name: String
-    public var domain: String?
-    public var path: String
-    public var secure: Bool
-    public var httpOnly: Bool
-    public var sameSite: String
-    public var age: Int
 }
 
 public struct SessionRequestOptions: Sendable, Equatable, Codable {
@@ -104,10 +94,10 @@ public final class DjangoRunner {
                 pid: hello["pid"] as? Int ?? 0, django: hello["django"] as? String ?? "?", python: hello["python"] as? String ?? "?",
                 settingsModule: hello["settings"] as? String ?? "?", hasCreateSession: hello["has_create_session"] as? Bool ?? false,
                 sessionEngine: hello["session_engine"] as? String ?? "?",
-                cookie: ServerCookieSettings(
+                cookie: SessionCookieSettings(
                     name: cookie["name"] as? String ?? "sessionid", domain: cookie["domain"] as? String, path: cookie["path"] as? String ?? "/",
                     secure: cookie["secure"] as? Bool ?? false, httpOnly: cookie["httponly"] as? Bool ?? true,
-                    sameSite: cookie["samesite"] as? String ?? "Lax", age: cookie["age"] as? Int ?? 1_209_600),
+                    sameSite: cookie["samesite"] as? String ?? "Lax", maxAge: cookie["age"] as? Int ?? 1_209_600),
                 identity: (hello["identity"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String }),
             channel: channel, host: site.host, timeout: site.timeout, redactor: redactor, stderr: stderr, trace: trace)
         trace?("Django \(runner.hello.django) loaded on \(site.host) (runner pid \(runner.hello.pid), \(runner.hello.settingsModule), \(String(format: "%.1f", watch.milliseconds)) ms)")

@@ -34,6 +34,12 @@ SESSION_COOKIE_NAME = os.environ.get("STAGEFIX_RIG_COOKIE_NAME", "sessionid")
 # A cache every process of the site shares (the runner and the web server), for the cache session engine.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(BASE_DIR / "cache")}}
 
+# Mail as the .env says: Django's file backend (a folder the tests read over SFTP) or SMTP (a capture server).
+EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = os.environ.get("DJANGO_EMAIL_FILE_PATH", str(BASE_DIR / "sent_emails"))
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+
 # One line per interpreter that loads these settings: tests count Django starts on the server.
 with open(BASE_DIR / "starts.log", "a") as _starts:
     _starts.write("%d\n" % os.getpid())
