@@ -64,7 +64,10 @@ let package = Package(
             dependencies: [
                 "StagefixCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
-            ]
+            ],
+            exclude: ["Mail/generate_fixtures.py"],
+            // Real Django and Python `email` output for the mail parser's tests.
+            resources: [.copy("Mail/Fixtures")]
         ),
         // Against the real rig: sshd on loopback (scripts/rig) and, later, a Django site.
         .testTarget(

@@ -14,14 +14,33 @@ struct Stagefix: ParsableCommand {
             production guard, 78 configuration error.
             """,
         version: StagefixVersion.current,
-        subcommands: [SessionCommand.self, DatabaseCommand.self, EnvCommand.self, ManageCommand.self, ExecCommand.self, CheckCommand.self, GuardCommand.self, PlayCommand.self, LockCommand.self, AgentCommand.self]
+        subcommands: [SessionCommand.self, DatabaseCommand.self, EnvCommand.self, ManageCommand.self, ExecCommand.self, CheckCommand.self, GuardCommand.self, PlayCommand.self, LockCommand.self, MailCommand.self, AgentCommand.self]
     )
+
+    /// `mail wait --link` may stand without its REGEX (CONTRACT.md: `--link [REGEX]`): alone, or before
+    /// another option, it means any link.
+    static func optionalValues(_ arguments: ArraySlice<String>) -> [String] {
+        var result: [String] = []
+        let words = Array(arguments)
+        for (index, word) in words.enumerated() {
+            let next = index + 1 < words.count ? words[index + 1] : nil
+            // After `--` every word belongs to the remote or local command.
+            if words[..<index].contains("--") {
+                result.append(word)
+            } else if word == "--link", next == nil || next!.hasPrefix("-") {
+                result.append("--link=.*")  // any link
+            } else {
+                result.append(word)
+            }
+        }
+        return result
+    }
 
     /// Usage errors found while parsing also honour `--format json` (CONTRACT.md: JSON on stdout).
     static func main() {
         let command: any ParsableCommand
         do {
-            command = try parseAsRoot()
+            command = try parseAsRoot(optionalValues(CommandLine.arguments.dropFirst()))
         } catch {
             let arguments = CommandLine.arguments
             let wantsJSON = zip(arguments, arguments.dropFirst()).contains { $0 == "--format" && $1 == "json" } || arguments.contains("--format=json")

@@ -28,6 +28,7 @@ struct ProductionCanaryTests {
         #expect(page.contains("logged in as \(production["RIG_CANARY_EMAIL"])"), "canary gone after: \(context)")
     }
 
+    @discardableResult
     private func attempt(_ arguments: [String], config: String? = nil, _ context: String) async throws -> CommandResult {
         var full = arguments
         full.insert(contentsOf: ["-F", try sshConfig()] + (config.map { ["-c", $0] } ?? []), at: arguments.firstIndex(of: "--") ?? arguments.count)

@@ -111,22 +111,6 @@ struct RunnerTests {
         #expect(try startsLogged() - before == 1, "3 emails in one session create")
     }
 
-    @Test func threeEmailsCostLittleMoreThanOneAndFlushPlusSessionLittleMoreThanASession() throws {
-        // Interleaved rounds, medians: load from suites running alongside hits every case alike.
-        let cases = [
-            ["session", "create", "-F", rig.sshConfig, rig.host, "a@example.com"],
-            ["session", "create", "-F", rig.sshConfig, rig.host, "a@example.com", "b@example.com", "c@example.com"],
-            ["play", Rig.packageRoot + "/playbooks/fresh-login.yml", "-F", rig.sshConfig, "--host", rig.host, "--var", "users=a@example.com"],
-        ]
-        var times = [[Double]](repeating: [], count: cases.count)
-        for _ in 0..<7 {
-            for (index, arguments) in cases.enumerated() { times[index].append(try Stagefix.runTimed(arguments).milliseconds) }
-        }
-        let (one, three, fixture) = (times[0].sorted()[3], times[1].sorted()[3], times[2].sorted()[3])
-        #expect(three <= one * 1.3, "3 emails \(three) ms vs 1 email \(one) ms")
-        #expect(fixture <= one * 1.2, "flush + session \(fixture) ms vs session \(one) ms")
-    }
-
     @Test func theRunnerProtocolSurvivesNewlinesOddTextAndAMegabyteOfEnv() throws {
         let big = String(repeating: "0123456789abcdef", count: 65536)  // 1 MiB
         let odd = "tab\tbell\u{7}esc\u{1B}[0m quote' dq\" back\\\\ $HOME `x` é 雪"

@@ -9,6 +9,8 @@ public struct HostSettings: Sendable, Equatable {
     public var cookie: SessionCookieSettings
     /// The `session:` keys stagefix.yml sets: they win over the server's own cookie settings.
     public var explicitCookieKeys: Set<String> = []
+    /// Where the site's mail lands (`maildir:PATH` or `django-files:PATH`), for `stagefix mail`.
+    public var mailSource: String?
 }
 
 public struct StagefixConfig: Sendable {
@@ -18,7 +20,8 @@ public struct StagefixConfig: Sendable {
     public var auditLogPath: String?
     private var defaultSite: [String: String] = [:]
     private var defaultSession: [String: String] = [:]
-    private var hosts: [(name: String, role: HostRole?, site: [String: String], session: [String: String])] = []
+    private var defaultMail: String?
+    private var hosts: [(name: String, role: HostRole?, site: [String: String], session: [String: String], mail: String?)] = []
 
     public init() {}
 
@@ -66,7 +69,8 @@ public struct StagefixConfig: Sendable {
         let reader = ConfigReader(path: path)
         let top = try reader.mapping(root, at: "the top level", allowed: ["defaults", "guard", "hosts", "audit_log"])
         if let defaults = top["defaults"] {
-            let section = try reader.mapping(defaults, at: "defaults", allowed: ["site", "session"])
+            let section = try reader.mapping(defaults, at: "defaults", allowed: ["site", "session", "mail"])
+            if let mail = section["mail"] { config.defaultMail = try reader.mailSource(mail, at: "defaults.mail") }
             if let site = section["site"] { config.defaultSite = try reader.strings(site, at: "defaults.site", allowed: ConfigReader.siteKeys) }
             if let session = section["session"] { config.defaultSession = try reader.strings(session, at: "defaults.session", allowed: ConfigReader.sessionKeys) }
         }
@@ -92,7 +96,7 @@ public struct StagefixConfig: Sendable {
             guard case let .mapping(entries) = hostsNode else { throw reader.error(hostsNode, "hosts must be a mapping of host names") }
             for (keyNode, value) in entries {
                 let name = try reader.scalar(keyNode, at: "hosts")
-                let section = try reader.mapping(value, at: "hosts.\(name)", allowed: ["role", "site", "session"])
+                let section = try reader.mapping(value, at: "hosts.\(name)", allowed: ["role", "site", "session", "mail"])
                 var role: HostRole? = nil
                 if let roleNode = section["role"] {
                     let text = try reader.scalar(roleNode, at: "hosts.\(name).role")
@@ -101,7 +105,8 @@ public struct StagefixConfig: Sendable {
                 }
                 let site = try section["site"].map { try reader.strings($0, at: "hosts.\(name).site", allowed: ConfigReader.siteKeys) } ?? [:]
                 let session = try section["session"].map { try reader.strings($0, at: "hosts.\(name).session", allowed: ConfigReader.sessionKeys) } ?? [:]
-                config.hosts.append((name, role, site, session))
+                let mail = try section["mail"].map { try reader.mailSource($0, at: "hosts.\(name).mail") }
+                config.hosts.append((name, role, site, session, mail))
             }
         }
         // Values are checked now, not at first use: a bad config never gets half-way.
@@ -111,7 +116,7 @@ public struct StagefixConfig: Sendable {
     }
 
     /// Exact name first, then the first matching pattern in file order.
-    private func entry(for host: String) -> (name: String, role: HostRole?, site: [String: String], session: [String: String])? {
+    private func entry(for host: String) -> (name: String, role: HostRole?, site: [String: String], session: [String: String], mail: String?)? {
         hosts.first(where: { $0.name.lowercased() == host.lowercased() }) ?? hosts.first(where: { HostPattern($0.name).matches(host) })
     }
 
@@ -139,7 +144,8 @@ public struct StagefixConfig: Sendable {
             guard ["Lax", "Strict", "None"].contains(sameSite) else { throw StagefixError.configuration("\(path ?? "stagefix.yml"): cookie_samesite '\(sameSite)' is not Lax, Strict or None") }
             cookie.sameSite = sameSite
         }
-        return HostSettings(role: match?.role, site: layout, cookie: cookie, explicitCookieKeys: Set(session.keys))
+        let mail = (match?.mail ?? defaultMail)?.replacingOccurrences(of: "{host}", with: host)
+        return HostSettings(role: match?.role, site: layout, cookie: cookie, explicitCookieKeys: Set(session.keys), mailSource: mail)
     }
 
     private static func bool(_ text: String, _ key: String) throws -> Bool {
@@ -196,6 +202,12 @@ struct ConfigReader {
     func scalar(_ node: Node, at where_: String) throws -> String {
         guard case let .scalar(scalar) = node else { throw error(node, "\(where_) must be a single value") }
         return scalar.string
+    }
+
+    func mailSource(_ node: Node, at where_: String) throws -> String {
+        let text = try scalar(node, at: where_)
+        guard (try? MailSource(parsing: text)) != nil else { throw error(node, "\(where_) `\(text)` is not maildir:PATH or django-files:PATH") }
+        return text
     }
 
     func list(_ node: Node, at where_: String) throws -> [String] {

@@ -42,6 +42,16 @@ public enum AgentClient {
         return nil
     }
 
+    /// Marks every descriptor above stderr close-on-exec (a parent may have leaked some to us).
+    static func closeInheritedDescriptorsOnExec() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+        for name in names {
+            guard let descriptor = Int32(name), descriptor > 2 else { continue }
+            let flags = fcntl(descriptor, F_GETFD)
+            if flags >= 0 { _ = fcntl(descriptor, F_SETFD, flags | FD_CLOEXEC) }
+        }
+    }
+
     /// `stagefix agent` in its own session, detached from our terminal and pipes.
     static func startAgent(socketPath: String, idleSeconds: Double, trace: (@Sendable (String) -> Void)?) -> pid_t? {
         guard let binary = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
@@ -54,6 +64,8 @@ public enum AgentClient {
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         posix_spawnattr_setflags(&attributes, 0x80)  // POSIX_SPAWN_SETSID (glibc 2.26+; not imported)
+        // The agent outlives us: it must not hold our caller's pipes (a test runner waits for their EOF).
+        closeInheritedDescriptorsOnExec()
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0

@@ -1,0 +1,219 @@
+// The staging site's mailbox on the server, read over one SFTP session: a Maildir (what a capture
+// server or an MTA writes) or Django's file-backend folder (several messages per file, the last one
+// possibly half-written). Messages before the last reset never count; returned ones are consumed.
+import Crypto
+import Foundation
+import SSH
+
+public enum MailSource: Sendable, Equatable, CustomStringConvertible {
+    case maildir(String)
+    case djangoFiles(String)
+
+    /// `maildir:PATH` or `django-files:PATH`.
+    public init(parsing text: String) throws {
+        if text.hasPrefix("maildir:"), text.count > 8 {
+            self = .maildir(String(text.dropFirst(8)))
+        } else if text.hasPrefix("django-files:"), text.count > 13 {
+            self = .djangoFiles(String(text.dropFirst(13)))
+        } else {
+            throw StagefixError.usage("mail source `\(text)` is not maildir:PATH or django-files:PATH")
+        }
+    }
+
+    public var folder: String {
+        switch self {
+        case .maildir(let path), .djangoFiles(let path): return path
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .maildir(let path): return "maildir:\(path)"
+        case .djangoFiles(let path): return "django-files:\(path)"
+        }
+    }
+}
+
+/// One message in the mailbox: where it is, when it arrived (server clock), and its parsed form.
+public struct MailboxEntry: Sendable {
+    /// The file, and for Django files the message's index in it.
+    public var file: String
+    public var index: Int
+    /// SHA-256 of the raw bytes: how consumed messages are remembered.
+    public var digest: String
+    /// Seconds since 1970 on the server's clock: the file's mtime (Maildir) or the Date header (Django files).
+    public var arrived: Double
+    public var message: MailMessage
+}
+
+public final class RemoteMailbox {
+    public let source: MailSource
+    private let sftp: SFTPClient
+    private let host: String
+    /// SFTP requests made so far (the budget while waiting is a few per second).
+    public private(set) var requests = 0
+    private var fileCache: [String: (size: UInt64, mtime: UInt64, entries: [MailboxEntry], complete: Bool)] = [:]
+
+    static let markFile = ".stagefix-mark"
+    static let consumedFile = ".stagefix-consumed"
+
+    public init(session: SSHSession, source: MailSource, host: String, timeout: Double) throws {
+        self.source = source
+        self.host = host
+        sftp = try SFTPClient(session: session, timeout: timeout)
+    }
+
+    private var messageFolders: [String] {
+        switch source {
+        case .maildir(let path): return [path + "/new", path + "/cur"]
+        case .djangoFiles(let path): return [path]
+        }
+    }
+
+    /// What changes when a message arrives: one `stat` per folder (and per half-written file), and the
+    /// newest of those modification times (whole seconds: a change within the same second hides).
+    public func changeToken() throws -> (token: String, newest: UInt64) {
+        var parts: [String] = []
+        var newest: UInt64 = 0
+        var paths = messageFolders
+        paths += fileCache.filter { !$0.value.complete }.keys.sorted()
+        for path in paths {
+            requests += 1
+            let attributes = try sftp.attributes(of: path)
+            parts.append(attributes.map { "\($0.modificationTime):\($0.size)" } ?? "-")
+            newest = max(newest, attributes?.modificationTime ?? 0)
+        }
+        return (parts.joined(separator: " "), newest)
+    }
+
+    /// The reset mark (server time of the last `mail reset`), or nil when never reset.
+    public func lastReset() throws -> Double? {
+        requests += 1
+        return try sftp.attributes(of: source.folder + "/" + Self.markFile).map { Double($0.modificationTime) }
+    }
+
+    /// Every complete, unconsumed message that arrived at or after `since`, oldest first.
+    /// Unparseable ones are skipped with a warning (once per file).
+    public func messages(since: Double?) throws -> [MailboxEntry] {
+        let consumed = try consumedDigests()
+        var entries: [MailboxEntry] = []
+        var seen = Set<String>()
+        for folder in messageFolders {
+            requests += 3
+            guard let names = try sftp.listDirectory(folder) else { continue }
+            for name in names.sorted() where !name.hasPrefix(".") {
+                let file = folder + "/" + name
+                seen.insert(file)
+                entries += try read(file)
+            }
+        }
+        fileCache = fileCache.filter { seen.contains($0.key) }
+        return entries
+            .filter { entry in !consumed.contains(entry.digest) && (since.map { entry.arrived >= $0 } ?? true) }
+            .sorted { ($0.arrived, $0.file, $0.index) < ($1.arrived, $1.file, $1.index) }
+    }
+
+    private func read(_ file: String) throws -> [MailboxEntry] {
+        requests += 1
+        guard let attributes = try sftp.attributes(of: file) else { return [] }
+        if let cached = fileCache[file], cached.size == attributes.size, cached.mtime == attributes.modificationTime {
+            return cached.entries
+        }
+        requests += 3
+        let bytes: [UInt8]
+        do {
+            bytes = try sftp.readFile(file, maxBytes: 32 << 20)
+        } catch SSHError.remoteFile(_, "no such file") {
+            return []  // consumed or delivered elsewhere meanwhile
+        }
+        var entries: [MailboxEntry] = []
+        var complete = true
+        let raw: [[UInt8]]
+        switch source {
+        case .maildir:
+            raw = [bytes]
+        case .djangoFiles:
+            let split = DjangoMailFile.split(bytes)
+            raw = split.messages
+            complete = !split.incompleteTail
+        }
+        for (index, message) in raw.enumerated() {
+            do {
+                let parsed = try MailMessage.parse(message)
+                let arrived: Double
+                switch source {
+                case .maildir: arrived = Double(attributes.modificationTime)
+                case .djangoFiles: arrived = parsed.date?.timeIntervalSince1970 ?? Double(attributes.modificationTime)
+                }
+                entries.append(MailboxEntry(file: file, index: index, digest: Self.digest(message), arrived: arrived, message: parsed))
+            } catch {
+                if fileCache[file] == nil {
+                    StandardStreams.printError("stagefix: warning: skipping \(file)\(raw.count > 1 ? " message \(index + 1)" : ""): not a mail message (\(error))")
+                }
+            }
+        }
+        fileCache[file] = (attributes.size, attributes.modificationTime, entries, complete)
+        return entries
+    }
+
+    /// A returned message is gone: its Maildir file deleted, or (Django files, several per file) remembered as consumed.
+    public func consume(_ entry: MailboxEntry) throws {
+        switch source {
+        case .maildir:
+            requests += 1
+            try? sftp.remove(entry.file)
+        case .djangoFiles:
+            requests += 4
+            let path = source.folder + "/" + Self.consumedFile
+            try sftp.append(path, contents: Array((entry.digest + "\n").utf8))
+        }
+    }
+
+    private func consumedDigests() throws -> Set<String> {
+        guard case .djangoFiles = source else { return [] }
+        requests += 3
+        do {
+            let bytes = try sftp.readFile(source.folder + "/" + Self.consumedFile, maxBytes: 8 << 20)
+            return Set(String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init))
+        } catch SSHError.remoteFile(_, "no such file") {
+            return []
+        }
+    }
+
+    /// Empties the mailbox and records the time; returns the mark (`mail wait --since`).
+    public func reset() throws -> MailMark {
+        for folder in messageFolders {
+            guard let names = try sftp.listDirectory(folder) else { continue }
+            for name in names where !name.hasPrefix(".") { try? sftp.remove(folder + "/" + name) }
+        }
+        try? sftp.remove(source.folder + "/" + Self.consumedFile)
+        try sftp.writeFileAtomically(source.folder + "/" + Self.markFile, contents: Array("stagefix mail reset\n".utf8), newFileMode: 0o644)
+        guard let time = try lastReset() else { throw StagefixError.remoteCommandFailed(command: "mail reset", exit: RemoteExit(status: 1), stderrTail: "the reset mark was not written") }
+        return MailMark(seconds: time)
+    }
+
+    static func digest(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// A point in the server's time from which messages count: printed by `mail reset`, taken by `--since`
+/// (also an ISO 8601 time or seconds since 1970).
+public struct MailMark: Sendable, Equatable, CustomStringConvertible {
+    public var seconds: Double
+
+    public init(seconds: Double) { self.seconds = seconds }
+
+    public init(parsing text: String) throws {
+        let trimmed = text.hasPrefix("mark:") ? String(text.dropFirst(5)) : text
+        if let seconds = Double(trimmed) {
+            self.seconds = seconds
+        } else if let date = ISO8601DateFormatter().date(from: trimmed) {
+            seconds = date.timeIntervalSince1970
+        } else {
+            throw StagefixError.usage("--since \(text): give a mark from `stagefix mail reset` (mark:SECONDS), seconds since 1970 or an ISO 8601 time")
+        }
+    }
+
+    public var description: String { "mark:\(Int(seconds))" }
+}
