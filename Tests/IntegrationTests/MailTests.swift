@@ -45,6 +45,31 @@ struct MailTests {
         #expect(again.status == 75)
     }
 
+    @Test func aPlaybookWaitsForTheEmailAndFollowsItsLink() async throws {
+        let book = FileManager.default.temporaryDirectory.appendingPathComponent("magic-\(UUID().uuidString.prefix(8)).yml").path
+        try """
+            name: magic-login
+            vars:
+              base_url: { required: true }
+              user: magic@example.com
+              mailbox: "django-files:~/sites/{{ host }}/sent_emails"
+            steps:
+              - mail_reset: { source: "{{ mailbox }}" }
+              - http_get: { url: "{{ base_url }}/accounts/send_login_email?email={{ user }}", contains: ["check your email"] }
+              - wait_for_email: { to: "{{ user }}", subject: login link, link: "token=", source: "{{ mailbox }}", timeout: 10 }
+                register: login
+              - http_get: { url_from: login, contains: ["logged in as {{ user }}"] }
+            """.write(toFile: book, atomically: true, encoding: .utf8)
+        let result = try await Stagefix.run(["play", book, "-F", rig.sshConfig, "--host", rig.host, "--var", "base_url=" + String(rig["RIG_SITE_URL"].dropLast()), "--format", "json"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let host = try #require((try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["hosts"] as? [[String: Any]]).first
+        let login = (host?["registered"] as? [String: Any])?["login"] as? [String: Any]
+        #expect((login?["link"] as? String)?.contains("/accounts/login?token=") == true, "\(result.stdout)")
+        let dry = try await Stagefix.run(["play", book, "-F", rig.sshConfig, "--host", rig.host, "--var", "base_url=http://x", "--dry-run"])
+        #expect(dry.stdout.contains("wait up to 10 s for a message to magic@example.com"), "\(dry.stdout)")
+        #expect(dry.stdout.contains("GET the link of login"))
+    }
+
     @Test func mailSentBeforeTheResetIsNeverReturned() async throws {
         try requestLoginEmail("stale@example.com")
         #expect(try await mail(["reset"]).status == 0)

@@ -42,6 +42,9 @@ public struct PlaybookStep: Sendable {
         case exec(Template)
         case check
         case httpGet(HTTPCheck)
+        /// Empty the site's mailbox (`mail reset`); later waits only see newer mail.
+        case mailReset(source: Template?)
+        case waitForEmail(EmailWait)
 
         public var kind: String {
             switch self {
@@ -52,6 +55,8 @@ public struct PlaybookStep: Sendable {
             case .exec: return "exec"
             case .check: return "check"
             case .httpGet: return "http_get"
+            case .mailReset: return "mail_reset"
+            case .waitForEmail: return "wait_for_email"
             }
         }
 
@@ -80,9 +85,23 @@ public struct EnvAssignment: Sendable {
     public var position: SourcePosition
 }
 
+/// `wait_for_email`: the site's message to someone, after the last reset; registers its link.
+public struct EmailWait: Sendable {
+    public var to: Template
+    public var subject: Template?
+    public var subjectPattern: String?
+    public var headers: [(name: String, value: Template)]
+    /// A regular expression the registered link matches (default: the first link).
+    public var link: String?
+    public var source: Template?
+    public var timeout: Double?
+}
+
 /// An HTTP GET against the site, from this machine: the smoke test a pipeline needs.
 public struct HTTPCheck: Sendable {
     public var url: Template
+    /// Instead of `url`: the link a `wait_for_email` step registered under this name.
+    public var urlFrom: String?
     /// A name registered by an earlier `create_session`: its cookie is sent.
     public var session: String?
     /// Which of that registration's sessions (default: the first).

@@ -4,7 +4,7 @@ import Foundation
 import Yams
 
 public enum PlaybookParser {
-    public static let stepKinds = ["flush", "create_session", "env_set", "env_ensure", "manage", "exec", "check", "http_get"]
+    public static let stepKinds = ["flush", "create_session", "env_set", "env_ensure", "manage", "exec", "check", "http_get", "mail_reset", "wait_for_email"]
     /// Names every playbook can use without declaring them.
     public static let builtinVariables = ["host"]
 
@@ -59,6 +59,11 @@ public enum PlaybookParser {
                     throw PlaybookError(step.position, "step \(step.index) (http_get): session `\(name)` is not registered by an earlier create_session step (`register: \(name)`)")
                 }
             }
+            if case .httpGet(let check) = step.action, let name = check.urlFrom {
+                guard case .waitForEmail? = registered[name] else {
+                    throw PlaybookError(step.position, "step \(step.index) (http_get): `url_from: \(name)` is not registered by an earlier wait_for_email step")
+                }
+            }
             if let name = step.register {
                 guard registered[name] == nil, !declared.contains(name), !builtinVariables.contains(name) else {
                     throw PlaybookError(step.position, "step \(step.index): `register: \(name)` is already used by a var or an earlier step")
@@ -98,6 +103,8 @@ public enum PlaybookParser {
             case .manage(let arguments): all += arguments
             case .exec(let command): all.append(command)
             case .httpGet(let check): all += [check.url] + (check.email.map { [$0] } ?? []) + check.contains + check.headers.map(\.value)
+            case .mailReset(let source): all += source.map { [$0] } ?? []
+            case .waitForEmail(let wait): all += [wait.to] + [wait.subject, wait.source].compactMap { $0 } + wait.headers.map(\.value)
             }
         }
         return all
@@ -156,8 +163,8 @@ public enum PlaybookParser {
         var register: String?
         if let node = fields["register"] {
             let name = try reader.scalar(node, "\(at).register")
-            guard ["create_session", "manage", "exec", "http_get"].contains(kind) else {
-                throw PlaybookError(reader.position(node), "\(at): only create_session, manage, exec and http_get steps can `register`")
+            guard ["create_session", "manage", "exec", "http_get", "wait_for_email"].contains(kind) else {
+                throw PlaybookError(reader.position(node), "\(at): only create_session, manage, exec, http_get and wait_for_email steps can `register`")
             }
             guard Template.isName(name) else { throw PlaybookError(reader.position(node), "\(at): register name `\(name)` must be letters, digits and _") }
             register = name
@@ -192,6 +199,16 @@ public enum PlaybookParser {
             action = .exec(try reader.template(body, at))
         case "http_get":
             action = .httpGet(try httpCheck(body, at, reader))
+        case "mail_reset":
+            if case .mapping = body {
+                let options = try reader.mapping(body, at, allowed: ["source"])
+                action = .mailReset(source: try options["source"].map { try reader.template($0, "\(at).source") })
+            } else {
+                try reader.empty(body, at)
+                action = .mailReset(source: nil)
+            }
+        case "wait_for_email":
+            action = .waitForEmail(try emailWait(body, at, reader))
         default:
             fatalError("step kinds are listed in stepKinds")
         }
@@ -232,12 +249,40 @@ public enum PlaybookParser {
         }
     }
 
+    private static func emailWait(_ node: Node, _ at: String, _ reader: NodeReader) throws -> EmailWait {
+        let fields = try reader.mapping(node, at, allowed: ["to", "subject", "subject_regex", "headers", "link", "source", "timeout"])
+        guard let to = fields["to"] else { throw PlaybookError(reader.position(node), "\(at) needs `to:` (the recipient)") }
+        var headers: [(String, Template)] = []
+        if let node = fields["headers"] {
+            for (key, value) in try reader.entries(node, "\(at).headers") {
+                headers.append((try reader.scalar(key, "\(at).headers"), try reader.template(value, "\(at).headers")))
+            }
+        }
+        for key in ["subject_regex", "link"] {
+            if let node = fields[key], (try? NSRegularExpression(pattern: try reader.scalar(node, "\(at).\(key)"))) == nil {
+                throw PlaybookError(reader.position(node), "\(at).\(key) is not a valid regular expression")
+            }
+        }
+        var timeout: Double?
+        if let node = fields["timeout"] {
+            let text = try reader.scalar(node, "\(at).timeout")
+            guard let seconds = Double(text), seconds > 0 else { throw PlaybookError(reader.position(node), "\(at).timeout must be a positive number of seconds, not `\(text)`") }
+            timeout = seconds
+        }
+        return EmailWait(
+            to: try reader.template(to, "\(at).to"), subject: try fields["subject"].map { try reader.template($0, "\(at).subject") },
+            subjectPattern: try fields["subject_regex"].map { try reader.scalar($0, "\(at).subject_regex") }, headers: headers,
+            link: try fields["link"].map { try reader.scalar($0, "\(at).link") }, source: try fields["source"].map { try reader.template($0, "\(at).source") },
+            timeout: timeout)
+    }
+
     private static func httpCheck(_ node: Node, _ at: String, _ reader: NodeReader) throws -> HTTPCheck {
         if case .scalar = node {
-            return HTTPCheck(url: try reader.template(node, at), session: nil, email: nil, status: 200, contains: [], headers: [])
+            return HTTPCheck(url: try reader.template(node, at), urlFrom: nil, session: nil, email: nil, status: 200, contains: [], headers: [])
         }
-        let fields = try reader.mapping(node, at, allowed: ["url", "session", "email", "status", "contains", "headers"])
-        guard let url = fields["url"] else { throw PlaybookError(reader.position(node), "\(at) needs `url:`") }
+        let fields = try reader.mapping(node, at, allowed: ["url", "url_from", "session", "email", "status", "contains", "headers"])
+        guard (fields["url"] == nil) != (fields["url_from"] == nil) else { throw PlaybookError(reader.position(node), "\(at) needs `url:` or `url_from:` (a link registered by wait_for_email), not both") }
+        let url = fields["url"] ?? Node.scalar(.init(""))
         var status = 200
         if let statusNode = fields["status"] {
             let text = try reader.scalar(statusNode, "\(at).status")
@@ -255,7 +300,7 @@ public enum PlaybookParser {
         let session = try fields["session"].map { try reader.scalar($0, "\(at).session") }
         if fields["email"] != nil && session == nil { throw PlaybookError(reader.position(fields["email"]!), "\(at): `email` picks one of a session's users; give `session:` too") }
         return HTTPCheck(
-            url: try reader.template(url, "\(at).url"), session: session, email: try fields["email"].map { try reader.template($0, "\(at).email") },
+            url: try reader.template(url, "\(at).url"), urlFrom: try fields["url_from"].map { try reader.scalar($0, "\(at).url_from") }, session: session, email: try fields["email"].map { try reader.template($0, "\(at).email") },
             status: status, contains: contains, headers: headers)
     }
 

@@ -35,6 +35,8 @@ public struct PlannedStep: Sendable {
         case exec(String)
         case check
         case httpGet(url: String, session: String?, email: String?, status: Int, contains: [String], headers: [(String, String)])
+        case mailReset(source: String?)
+        case waitForEmail(query: MailQuery, link: String?, source: String?, timeout: Double?)
     }
 
     public var step: PlaybookStep
@@ -49,8 +51,11 @@ public struct PlannedStep: Sendable {
         case .manage(let arguments): return "manage.py " + arguments.joined(separator: " ")
         case .exec(let command): return command
         case .check: return "site layout, env file, create_session command"
+        case .mailReset(let source): return "empty the mailbox" + (source.map { " \($0)" } ?? "")
+        case let .waitForEmail(query, link, _, timeout):
+            return "wait\(timeout.map { " up to \(formatSeconds($0))" } ?? "") for \(query)" + (link.map { ", link matching /\($0)/" } ?? "") + (step.register.map { " -> \($0)" } ?? "")
         case let .httpGet(url, session, email, status, contains, _):
-            var text = "GET \(url) expecting \(status)"
+            var text = "GET \(step.action.registeredURL.map { "the link of \($0)" } ?? url) expecting \(status)"
             if !contains.isEmpty { text += " containing " + contains.map { "\"\($0)\"" }.joined(separator: ", ") }
             if let session { text += " as \(session)" + (email.map { "[\($0)]" } ?? "") }
             return text
@@ -138,6 +143,22 @@ public enum PlaybookPlanner {
                 action = .manage(try templates.flatMap { try $0.renderWords(scope) })
             case .exec(let template):
                 action = .exec(try template.render(scope))
+            case .mailReset(let source):
+                action = .mailReset(source: try source?.render(scope))
+            case .waitForEmail(let wait):
+                let to = try wait.to.render(scope)
+                do {
+                    _ = try EmailAddress(to)
+                } catch {
+                    throw PlaybookError(wait.to.position, "step \(step.index) (wait_for_email): \(error)")
+                }
+                let source = try wait.source?.render(scope)
+                if let source, (try? MailSource(parsing: source)) == nil {
+                    throw PlaybookError(wait.source?.position, "step \(step.index) (wait_for_email): source `\(source)` is not maildir:PATH or django-files:PATH")
+                }
+                action = .waitForEmail(
+                    query: try MailQuery(to: to, subject: try wait.subject?.render(scope), subjectPattern: wait.subjectPattern, headers: try wait.headers.map { ($0.name, try $0.value.render(scope)) }),
+                    link: wait.link, source: source, timeout: wait.timeout)
             case .httpGet(let check):
                 action = .httpGet(
                     url: try check.url.render(scope), session: check.session, email: try check.email?.render(scope),
@@ -147,5 +168,13 @@ public enum PlaybookPlanner {
             return PlannedStep(step: step, action: action)
         }
         return HostPlan(host: host, steps: steps, secrets: secrets)
+    }
+}
+
+extension PlaybookStep.Action {
+    /// The wait_for_email registration an http_get follows (`url_from`), if any.
+    var registeredURL: String? {
+        if case .httpGet(let check) = self { return check.urlFrom }
+        return nil
     }
 }

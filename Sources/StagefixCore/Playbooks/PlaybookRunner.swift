@@ -86,6 +86,7 @@ public enum PlaybookRunner {
         var results: [StepResult] = []
         var registered: [String: [String: Any]] = [:]
         var sessions: [String: [(email: String, key: SessionKey)]] = [:]
+        var links: [String: String] = [:]
         func finish(_ error: (any Error)?) -> HostResult {
             for planned in plan.steps.dropFirst(results.count) {
                 results.append(StepResult(step: planned.step, summary: planRedactor.redact(planned.summary), status: .skipped, milliseconds: 0, error: nil, output: [:]))
@@ -119,7 +120,7 @@ public enum PlaybookRunner {
             let stepWatch = Stopwatch()
             var result = StepResult(step: planned.step, summary: planRedactor.redact(planned.summary), status: .ok, milliseconds: 0, error: nil, output: [:])
             do {
-                result.output = try perform(planned, on: fixture, sessions: &sessions, timeout: request.timeout, redactor: planRedactor)
+                result.output = try perform(planned, on: fixture, sessions: &sessions, links: &links, timeout: request.timeout, redactor: planRedactor)
             } catch {
                 result.status = .failed
                 result.error = error
@@ -136,7 +137,7 @@ public enum PlaybookRunner {
         return finish(nil)
     }
 
-    private static func perform(_ planned: PlannedStep, on fixture: SiteConnection, sessions: inout [String: [(email: String, key: SessionKey)]], timeout: Double, redactor: Redactor) throws -> [String: Any] {
+    private static func perform(_ planned: PlannedStep, on fixture: SiteConnection, sessions: inout [String: [(email: String, key: SessionKey)]], links: inout [String: String], timeout: Double, redactor: Redactor) throws -> [String: Any] {
         let site = fixture.site
         func masked(_ text: String) -> String { redactor.redact(site.redactor.redact(text)) }
         switch planned.action {
@@ -170,7 +171,18 @@ public enum PlaybookRunner {
                 throw StagefixError.configuration("check: \(failed.name): \(failed.detail)")
             }
             return ["checks": lines.map { ["name": $0.name, "ok": $0.passed, "detail": $0.detail] as [String: Any] }]
-        case let .httpGet(url, sessionName, email, status, contains, headers):
+        case .mailReset(let source):
+            let mailbox = try mailbox(source, fixture: fixture, timeout: timeout)
+            return ["mark": try mailbox.reset().description, "source": mailbox.source.description]
+        case let .waitForEmail(query, pattern, source, waitSeconds):
+            let mailbox = try mailbox(source, fixture: fixture, timeout: timeout)
+            let offset = MailWait.serverClockOffset(session: site.session, timeout: timeout)
+            let entry = try MailWait.wait(mailbox, host: fixture.siteHost, query: query, since: nil, timeout: waitSeconds ?? timeout, keep: false, serverClockOffset: offset, trace: nil)
+            let link = try MailWait.link(in: entry.message, matching: pattern ?? "")
+            if let name = planned.step.register { links[name] = link }
+            return ["to": entry.message.recipients, "subject": entry.message.subject ?? NSNull(), "link": link, "links": entry.message.links]
+        case let .httpGet(plannedURL, sessionName, email, status, contains, headers):
+            let url = planned.step.action.registeredURL.flatMap { links[$0] } ?? plannedURL
             var allHeaders = headers
             if let sessionName {
                 let registered = sessions[sessionName] ?? []
@@ -189,6 +201,13 @@ public enum PlaybookRunner {
             }
             return ["url": url, "status": response.status, "bytes": response.body.utf8.count]
         }
+    }
+
+    private static func mailbox(_ source: String?, fixture: SiteConnection, timeout: Double) throws -> RemoteMailbox {
+        guard let text = source ?? fixture.settings.mailSource else {
+            throw StagefixError.configuration("no mail source for \(fixture.siteHost): give the step `source: django-files:PATH` (or maildir:PATH), or set `mail:` for the host in stagefix.yml")
+        }
+        return try RemoteMailbox(session: fixture.site.session, source: try MailSource(parsing: text), host: fixture.siteHost, timeout: timeout)
     }
 
     private static func tail(_ text: String, lines: Int = 40) -> String {

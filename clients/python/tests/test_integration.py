@@ -269,3 +269,52 @@ def test_plugin_fixtures_against_the_rig(pytester, rig, monkeypatch):
     )
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=2)
+
+
+# Mail: the magic-link flow of the rig's site (Django's file email backend)
+
+
+def _post_login_form(rig, email):
+    import urllib.parse
+    import urllib.request
+
+    data = urllib.parse.urlencode({"email": email}).encode()
+    request = urllib.request.Request(rig["RIG_SITE_URL"] + "accounts/send_login_email", data=data, headers={"Host": rig["RIG_HOST"]})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    assert b"check your email" in opener.open(request, timeout=10).read()
+
+
+def test_wait_for_email_returns_the_magic_link_that_logs_in(client, host, rig):
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    source = "django-files:~/sites/%s/sent_emails" % host
+    mark = client.reset_mail(host, source=source)
+    assert mark.startswith("mark:")
+    _post_login_form(rig, "edith@example.com")
+    email = client.wait_for_email(host, "edith@example.com", subject="login link", source=source, timeout=15)
+    assert email.to == ["edith@example.com"]
+    assert email.header("X-Superlists-Notification-Type") == "login"
+    assert "Use this link to log in" in email.body
+    link = email.link(r"token=")
+    # The link names the site by its host name on port 80: send it to the rig's address instead.
+    parts = urllib.parse.urlsplit(link)
+    local = urllib.parse.urlunsplit(("http", "%s:%s" % (rig["RIG_ADDR"], rig["RIG_SITE_PORT"]), parts.path, parts.query, ""))
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(urllib.request.Request(local, headers={"Host": host}), timeout=10).read().decode()
+    assert "logged in as edith@example.com" in page
+
+
+def test_wait_for_email_times_out_naming_what_arrived(client, host, rig):
+    from stagefix import StagefixTimeout
+
+    source = "django-files:~/sites/%s/sent_emails" % host
+    client.reset_mail(host, source=source)
+    _post_login_form(rig, "someone-else@example.com")
+    with pytest.raises(StagefixTimeout) as caught:
+        client.wait_for_email(host, "expected@example.com", source=source, timeout=1)
+    assert caught.value.exit_code == 75
+    assert "someone-else@example.com" in str(caught.value)
+

@@ -1,7 +1,7 @@
 """stagefix: Django test fixtures on a staging server (an empty database, logged-in sessions), from
 Python tests, through the stagefix command-line tool. Never on production."""
 
-from .client import Stagefix, play_sessions
+from .client import Email, Stagefix, play_sessions
 from .errors import (
     EXIT_CODES,
     AuthenticationError,
@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Stagefix",
+    "Email",
     "Session",
     "play_sessions",
     "sessions_from_json",

@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 from .errors import EXIT_CODES, BinaryNotFound, RemoteCommandError, StagefixError, error_class
 from .session import Session, sessions_from_json
 
-__all__ = ["Stagefix", "PathLike", "play_sessions"]
+__all__ = ["Stagefix", "Email", "PathLike", "play_sessions"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 VarValue = Union[str, int, float, bool, Sequence[str]]
@@ -113,6 +113,46 @@ class Stagefix:
         _check_word("host", host)
         argv = self._argv(["db", "flush"], self._options(), ["--yes", "--format", "json", "--", host])
         return self._run_json(argv)
+
+    def reset_mail(self, host: str, source: Optional[str] = None) -> str:
+        """Empties the site's mailbox (``mail reset``); returns the mark for ``wait_for_email(since=)``."""
+        _check_word("host", host)
+        argv = self._argv(["mail", "reset"], self._options(), _source(source), ["--format", "json", "--", host])
+        return str(self._run_json(argv)["mark"])
+
+    def wait_for_email(
+        self,
+        host: str,
+        to: str,
+        subject: Optional[str] = None,
+        subject_regex: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        since: Optional[str] = None,
+        source: Optional[str] = None,
+        keep: bool = False,
+        timeout: Optional[float] = None,
+    ) -> Email:
+        """Waits for the site's email to ``to`` that arrived after the last reset (``mail wait``):
+        its headers, text, HTML and links. StagefixTimeout (75) names what arrived instead."""
+        _check_word("host", host)
+        _check_word("to", to)
+        options = ["--to", to]
+        if subject is not None:
+            options += ["--subject", subject]
+        if subject_regex is not None:
+            options += ["--subject-regex", subject_regex]
+        for name, value in (headers or {}).items():
+            options += ["--header", "%s=%s" % (name, value)]
+        if since is not None:
+            options += ["--since", since]
+        if keep:
+            options.append("--keep")
+        base = self._options()
+        if timeout is not None:
+            base = [word for index, word in enumerate(base) if word != "--timeout" and (index == 0 or base[index - 1] != "--timeout")]
+            base += ["--timeout", _seconds(float(timeout))]
+        argv = self._argv(["mail", "wait"], base, _source(source), options, ["--format", "json", "--", host])
+        return Email.from_json(self._run_json(argv)["message"])
 
     def env_get(self, host: str, key: str) -> str:
         """One value of the site's env file (``env get HOST KEY``); RemoteCommandError when not set."""
@@ -321,6 +361,49 @@ class Stagefix:
                 argv=argv,
             )
         return document
+
+
+class Email:
+    """A message the site sent, as ``mail wait --format json`` reports it."""
+
+    def __init__(self, subject: Optional[str], to: List[str], text: Optional[str], html: Optional[str], links: List[str], headers: List[List[str]]) -> None:
+        self.subject = subject
+        self.to = to
+        self.text = text
+        self.html = html
+        self.links = links
+        self.headers = headers
+
+    @classmethod
+    def from_json(cls, message: Mapping[str, Any]) -> "Email":
+        return cls(message.get("subject"), list(message.get("to") or []), message.get("text"), message.get("html"), list(message.get("links") or []), [list(h) for h in message.get("headers") or []])
+
+    @property
+    def body(self) -> str:
+        """The text body (or the HTML when there is no text part)."""
+        return self.text if self.text is not None else (self.html or "")
+
+    def header(self, name: str) -> Optional[str]:
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    def link(self, pattern: Optional[str] = None) -> str:
+        """The first link (matching the regular expression ``pattern``); LookupError when none."""
+        import re
+
+        for url in self.links:
+            if pattern is None or re.search(pattern, url):
+                return url
+        raise LookupError("the email %r has no link%s" % (self.subject, "" if pattern is None else " matching %r" % pattern))
+
+    def __repr__(self) -> str:
+        return "Email(subject=%r, to=%r, links=%d)" % (self.subject, self.to, len(self.links))
+
+
+def _source(source: Optional[str]) -> List[str]:
+    return [] if source is None else ["--source", _check_word("source", source)]
 
 
 def play_sessions(result: Mapping[str, Any], name: str, host: Optional[str] = None) -> List[Session]:
