@@ -45,6 +45,13 @@ public final class InteractiveCommand {
 
     public var isFinished: Bool { process.isFinished }
 
+    /// Sends what is queued as far as the connection takes it now, without waiting for anything.
+    public func flushWithoutWaiting() {
+        for _ in 0..<8 {
+            guard (try? process.advance()) == true else { return }
+        }
+    }
+
     /// Takes in whatever the server sent (without waiting) and says whether the command still runs.
     public func isAliveAfterPolling() -> Bool {
         do {

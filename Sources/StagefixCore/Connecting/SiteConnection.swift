@@ -70,7 +70,7 @@ public final class SiteConnection {
             if layout.envFilePath == nil {
                 // A containerised site: its env lives in the container, so ask its own Django what it is
                 // (the runner only loads settings and answers; nothing changes).
-                let hello = try probe.runner().hello
+                let hello = try probe.runner().hello()
                 identity = rules.identityKeys.compactMap { key in hello.identity[key].flatMap { $0.isEmpty ? nil : (key: key, value: $0) } }
                 if let allowed = hello.identity["ALLOWED_HOSTS"], !allowed.isEmpty, !rules.identityKeys.contains("ALLOWED_HOSTS") {
                     identity.append((key: "ALLOWED_HOSTS", value: allowed))

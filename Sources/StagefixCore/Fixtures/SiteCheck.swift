@@ -21,13 +21,14 @@ extension StagingSite {
             return lines
         }
         let runner: DjangoRunner
+        let hello: RunnerHello
         do {
             runner = try self.runner()
+            hello = try runner.hello()
         } catch let error as StagefixError {
             lines.append(.init(name: "site", passed: false, detail: error.description))
             return lines
         }
-        let hello = runner.hello
         lines.append(.init(name: "site", passed: true, detail: "\(layout.projectPath): Django \(hello.django), Python \(hello.python), \(hello.settingsModule)"))
         lines.append(.init(name: "create_session", passed: true, detail: hello.hasCreateSession
             ? "the site's management command (checked like Django's get_user on every use)"

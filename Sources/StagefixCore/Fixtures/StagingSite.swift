@@ -111,6 +111,10 @@ public final class StagingSite {
 
     /// Turns a failed management command into the error a person can act on.
     func failure(of output: ManagementOutput, arguments: [String]) -> StagefixError {
+        Self.failure(of: output, arguments: arguments, layout: layout, host: host)
+    }
+
+    static func failure(of output: ManagementOutput, arguments: [String], layout: SiteLayout, host: String) -> StagefixError {
         if let prologue = ManagementCommandLine.prologueFailure(exit: output.exit, stderr: output.stderr) {
             switch prologue {
             case .missingProject:
@@ -164,7 +168,7 @@ public final class StagingSite {
 
     /// The cookie as the server sets it (its SESSION_COOKIE_* settings), with stagefix.yml's explicit overrides.
     public func cookieSettings(_ settings: HostSettings) -> SessionCookieSettings {
-        guard var cookie = startedRunner?.hello.cookie else { return settings.cookie }
+        guard var cookie = startedRunner?.knownHello?.cookie else { return settings.cookie }
         let configured = settings.cookie
         for key in settings.explicitCookieKeys {
             switch key {

@@ -36,8 +36,11 @@ public struct SessionRequestOptions: Sendable, Equatable, Codable {
 }
 
 public final class DjangoRunner {
-    public let hello: RunnerHello
+    /// Known once the first answer (or `hello()`) has read it.
+    public private(set) var knownHello: RunnerHello?
     private let channel: InteractiveCommand
+    private let started = Stopwatch()
+    private let startFailure: @Sendable (RemoteExit, String) -> StagefixError
     private let host: String
     private let timeout: Double
     private let redactor: Redactor
@@ -55,9 +58,9 @@ public final class DjangoRunner {
 
     static let source: [UInt8] = PackageResources.stagefix_runner_py
 
-    private init(hello: RunnerHello, channel: InteractiveCommand, host: String, timeout: Double, redactor: Redactor, stderr: CollectedStderr, trace: (@Sendable (String) -> Void)?) {
+    private init(channel: InteractiveCommand, host: String, timeout: Double, redactor: Redactor, stderr: CollectedStderr, trace: (@Sendable (String) -> Void)?, startFailure: @escaping @Sendable (RemoteExit, String) -> StagefixError) {
         self.trace = trace
-        self.hello = hello
+        self.startFailure = startFailure
         self.channel = channel
         self.host = host
         self.timeout = timeout
@@ -67,8 +70,10 @@ public final class DjangoRunner {
 
     /// Starts the runner on `site` with `environment` (the env file's values, or none for sites whose
     /// env lives in their container) and waits for Django to load.
+    /// Starts the runner on `site` with `environment` (the env file's values, or none for sites whose
+    /// env lives in their container). Nothing waits for Django here: the first request travels with
+    /// the start, and its answer follows Django's "ready" line (one round trip saved).
     static func start(site: StagingSite, environment: [(key: String, value: String)], identityKeys: [String], requireMarker: Bool, redactor: Redactor, trace: (@Sendable (String) -> Void)?) throws -> DjangoRunner {
-        let watch = Stopwatch()
         let command = try ManagementCommandLine.runner(layout: site.layout)
         let stderr = CollectedStderr()
         let channel = InteractiveCommand(session: site.session, command: command, stderr: { stderr.append($0) })
@@ -77,31 +82,39 @@ public final class DjangoRunner {
         let manage = site.layout.commandPrefix?.last ?? site.layout.manage
         channel.send(block(Array(Self.source)))
         channel.send(block(jsonBytes(["env": values, "manage": manage, "identity_keys": identityKeys, "require_marker": requireMarker])))
+        let startFailure: @Sendable (RemoteExit, String) -> StagefixError = { [layout = site.layout, host = site.host] exit, stderrText in
+            let output = ManagementOutput(exit: exit, stdout: "", stderr: stderrText)
+            return StagingSite.failure(of: output, arguments: ["(stagefix runner)"], layout: layout, host: host)
+        }
+        return DjangoRunner(channel: channel, host: site.host, timeout: site.timeout, redactor: redactor, stderr: stderr, trace: trace, startFailure: startFailure)
+    }
+
+    /// What the runner said once Django loaded (read now if no request has read it yet).
+    public func hello() throws -> RunnerHello {
+        if let knownHello { return knownHello }
         let answer: [String: Any]
         do {
-            answer = try readAnswer(channel, timeout: site.timeout, during: "starting Django on \(site.host)")
+            answer = try Self.readAnswer(channel, timeout: timeout, during: "starting Django on \(host)")
         } catch let early as EarlyExit {
-            let output = ManagementOutput(exit: early.exit, stdout: "", stderr: redactor.redact(String(decoding: stderr.bytes, as: UTF8.self)))
-            throw site.failure(of: output, arguments: ["(stagefix runner)"])
+            throw startFailure(early.exit, redactor.redact(String(decoding: stderr.bytes, as: UTF8.self)))
         }
         guard answer["ok"] as? Bool == true, let hello = answer["hello"] as? [String: Any] else {
             channel.terminate()
-            throw error(from: answer, stderrTail: redactor.redact(stderr.tail), host: site.host)
+            throw Self.error(from: answer, stderrTail: redactor.redact(stderr.tail), host: host)
         }
         let cookie = hello["cookie"] as? [String: Any] ?? [:]
-        let runner = DjangoRunner(
-            hello: RunnerHello(
-                pid: hello["pid"] as? Int ?? 0, django: hello["django"] as? String ?? "?", python: hello["python"] as? String ?? "?",
-                settingsModule: hello["settings"] as? String ?? "?", hasCreateSession: hello["has_create_session"] as? Bool ?? false,
-                sessionEngine: hello["session_engine"] as? String ?? "?",
-                cookie: SessionCookieSettings(
-                    name: cookie["name"] as? String ?? "sessionid", domain: cookie["domain"] as? String, path: cookie["path"] as? String ?? "/",
-                    secure: cookie["secure"] as? Bool ?? false, httpOnly: cookie["httponly"] as? Bool ?? true,
-                    sameSite: cookie["samesite"] as? String ?? "Lax", maxAge: cookie["age"] as? Int ?? 1_209_600),
-                identity: (hello["identity"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String }),
-            channel: channel, host: site.host, timeout: site.timeout, redactor: redactor, stderr: stderr, trace: trace)
-        trace?("Django \(runner.hello.django) loaded on \(site.host) (runner pid \(runner.hello.pid), \(runner.hello.settingsModule), \(String(format: "%.1f", watch.milliseconds)) ms)")
-        return runner
+        let parsed = RunnerHello(
+            pid: hello["pid"] as? Int ?? 0, django: hello["django"] as? String ?? "?", python: hello["python"] as? String ?? "?",
+            settingsModule: hello["settings"] as? String ?? "?", hasCreateSession: hello["has_create_session"] as? Bool ?? false,
+            sessionEngine: hello["session_engine"] as? String ?? "?",
+            cookie: SessionCookieSettings(
+                name: cookie["name"] as? String ?? "sessionid", domain: cookie["domain"] as? String, path: cookie["path"] as? String ?? "/",
+                secure: cookie["secure"] as? Bool ?? false, httpOnly: cookie["httponly"] as? Bool ?? true,
+                sameSite: cookie["samesite"] as? String ?? "Lax", maxAge: cookie["age"] as? Int ?? 1_209_600),
+            identity: (hello["identity"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String })
+        knownHello = parsed
+        trace?("Django \(parsed.django) loaded on \(host) (runner pid \(parsed.pid), \(parsed.settingsModule), \(String(format: "%.1f", started.milliseconds)) ms)")
+        return parsed
     }
 
     /// One request, one answer; an error answer becomes the matching StagefixError.
@@ -109,6 +122,7 @@ public final class DjangoRunner {
         let watch = Stopwatch()
         defer { trace?("\(during): \(String(format: "%.1f", watch.milliseconds)) ms") }
         channel.send(Self.block(Self.jsonBytes(body)))
+        _ = try hello()  // the request is already on its way; Django's "ready" comes first
         let answer: [String: Any]
         do {
             answer = try Self.readAnswer(channel, timeout: timeout, during: during)
@@ -166,10 +180,12 @@ public final class DjangoRunner {
     /// False once the runner's process has ended (it died, or the connection did).
     public var isAlive: Bool { channel.isAliveAfterPolling() }
 
-    /// Asks the runner to end and waits for it (bounded); it never outlives the invocation.
+    /// Asks the runner to end without waiting for it (Python's shutdown is ~100 ms nobody needs to
+    /// wait for): the quit, or the channel closing with the connection, ends it on the server.
     public func close() {
         channel.send(Self.block(Self.jsonBytes(["op": "quit"])))
-        if (try? channel.finish(timeout: min(timeout, 5))) == nil { channel.terminate() }
+        channel.closeInput()
+        channel.flushWithoutWaiting()
     }
 
     // MARK: wire format
