@@ -141,6 +141,14 @@ struct RunnerTests {
             guard let error = error as? StagefixError, case .remoteCommandFailed = error, ExitStatus(for: error) == .remoteCommandFailed else { return false }
             return error.description.contains("ValueError: the rig's fail_loudly command failed on purpose")
         }
+        // An exception quoting an env value is shown masked.
+        let secret = try #require(try site.environment().value(for: "DJANGO_SECRET_KEY"))
+        #expect {
+            try site.runner().call(["fail_loudly", "--quote-secret"])
+        } throws: { error in
+            let text = String(describing: error)
+            return !text.contains(secret) && text.contains("cannot connect with key ******")
+        }
         // The runner is still there for the next request.
         #expect(try site.runner().marker().database.hasSuffix("db.sqlite3"))
     }

@@ -12,6 +12,16 @@ struct WarmModeTests {
         FileManager.default.temporaryDirectory.appendingPathComponent("stagefix-agent-\(UUID().uuidString.prefix(8))").path + "/agent.sock"
     }
 
+    /// An agent started by hand, once its socket is there.
+    private func startAgent(_ socket: String, idle: Int) async throws -> Process {
+        let agent = Process()
+        agent.executableURL = URL(fileURLWithPath: Stagefix.binary)
+        agent.arguments = ["agent", "--socket", socket, "--idle", String(idle)]
+        try agent.run()
+        for _ in 0..<50 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
+        return agent
+    }
+
     private func startsLogged() throws -> Int {
         try String(contentsOfFile: rig["RIG_SITE_DIR"] + "/starts.log", encoding: .utf8).split(separator: "\n").count
     }
@@ -52,12 +62,8 @@ struct WarmModeTests {
 
     @Test func aDeployOrADeadRunnerRestartsDjangoOnceAndNothingRunsTwice() async throws {
         let socket = socketPath()
-        let agent = Process()
-        agent.executableURL = URL(fileURLWithPath: Stagefix.binary)
-        agent.arguments = ["agent", "--socket", socket, "--idle", "60"]
-        try agent.run()
+        let agent = try await startAgent(socket, idle: 60)
         defer { agent.terminate(); agent.waitUntilExit() }
-        for _ in 0..<50 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
 
         #expect(try await warm(socket, ["session", "create", "-F", rig.sshConfig, rig.host, "deploy@example.com"]).status == 0)
         var before = try startsLogged()
@@ -109,11 +115,7 @@ struct WarmModeTests {
 
     @Test func anIdleAgentEndsAndRemovesItsSocket() async throws {
         let socket = socketPath()
-        let agent = Process()
-        agent.executableURL = URL(fileURLWithPath: Stagefix.binary)
-        agent.arguments = ["agent", "--socket", socket, "--idle", "1"]
-        try agent.run()
-        for _ in 0..<50 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
+        let agent = try await startAgent(socket, idle: 1)
         #expect(FileManager.default.fileExists(atPath: socket))
         for _ in 0..<60 where agent.isRunning { try await Task.sleep(for: .milliseconds(100)) }
         #expect(!agent.isRunning)

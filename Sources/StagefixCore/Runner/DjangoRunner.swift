@@ -100,7 +100,7 @@ public final class DjangoRunner {
         }
         guard answer["ok"] as? Bool == true, let hello = answer["hello"] as? [String: Any] else {
             channel.terminate()
-            throw Self.error(from: answer, stderrTail: redactor.redact(stderr.tail), host: host)
+            throw Self.error(from: answer, stderrTail: redactor.redact(stderr.tail), host: host, redactor: redactor)
         }
         let cookie = hello["cookie"] as? [String: Any] ?? [:]
         let parsed = RunnerHello(
@@ -133,7 +133,7 @@ public final class DjangoRunner {
             throw StagefixError.remoteCommandFailed(command: during, exit: early.exit, stderrTail: redactor.redact(stderr.tail))
         }
         guard answer["ok"] as? Bool == true, let result = answer["result"] as? [String: Any] else {
-            throw Self.error(from: answer, stderrTail: redactor.redact(stderr.tail), host: host)
+            throw Self.error(from: answer, stderrTail: redactor.redact(stderr.tail), host: host, redactor: redactor)
         }
         return result
     }
@@ -208,9 +208,10 @@ public final class DjangoRunner {
         return object
     }
 
-    private static func error(from answer: [String: Any], stderrTail: String, host: String) -> StagefixError {
+    /// The runner's error as stagefix's, its message masked (an exception can quote a DATABASE_URL).
+    private static func error(from answer: [String: Any], stderrTail: String, host: String, redactor: Redactor) -> StagefixError {
         let error = answer["error"] as? [String: Any] ?? [:]
-        let message = error["message"] as? String ?? "the runner failed"
+        let message = redactor.redact(error["message"] as? String ?? "the runner failed")
         switch error["kind"] as? String {
         case "guard": return .refusedByGuard(["database marker: \(message)"])
         case "configuration": return .configuration("\(host): \(message)" + (stderrTail.isEmpty ? "" : "\n" + stderrTail))
