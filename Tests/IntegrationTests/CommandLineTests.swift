@@ -54,15 +54,6 @@ struct CommandLineTests {
         #expect(result.stdout == "HELLO\n")
     }
 
-    @Test func checkReportsEachStep() async throws {
-        let result = try await Stagefix.run(["check", "-F", rig.sshConfig, rig.host, "--format", "json"])
-        #expect(result.status == 0)
-        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
-        #expect(object?["ok"] as? Bool == true)
-        let names = (object?["checks"] as? [[String: Any]])?.map { $0["name"] as? String ?? "" }
-        #expect(names == ["ssh config", "reachable", "host key", "authentication", "guard", "env file", "site", "create_session", "database marker"])
-    }
-
     @Test func anUnknownHostKeyExits76AndRunsNothing() async throws {
         let marker = "/tmp/stagefix-marker-\(UUID().uuidString)"
         let path = try config(replacing: rig.knownHosts, with: "/nonexistent/known_hosts")

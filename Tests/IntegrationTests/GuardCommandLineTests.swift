@@ -104,6 +104,15 @@ struct GuardCommandLineTests {
         #expect(result.stderr.contains("another host"))
     }
 
+    @Test func checkReportsEachStep() async throws {
+        let result = try await Stagefix.run(["check", "-F", rig.sshConfig, rig.host, "--format", "json"])
+        #expect(result.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect(object?["ok"] as? Bool == true)
+        let names = (object?["checks"] as? [[String: Any]])?.map { $0["name"] as? String ?? "" }
+        #expect(names == ["ssh config", "reachable", "host key", "authentication", "guard", "env file", "site", "create_session", "database marker"])
+    }
+
     @Test func checkReportsTheSiteTheEnvFileAndCreateSession() async throws {
         let result = try await Stagefix.run(["check", "-F", rig.sshConfig, rig.host])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")

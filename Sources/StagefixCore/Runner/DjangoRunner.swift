@@ -15,6 +15,8 @@ public struct RunnerHello: Sendable {
     public var cookie: SessionCookieSettings
     /// The runner's own environment for the guard's identity keys, and settings.ALLOWED_HOSTS.
     public var identity: [String: String]
+    /// What a deploy changes (env file, manage.py, git HEAD/index), as the runner saw it at start.
+    public var signature: String
 }
 
 public struct SessionRequestOptions: Sendable, Equatable, Codable {
@@ -81,7 +83,9 @@ public final class DjangoRunner {
         for (key, value) in environment { values[key] = value }
         let manage = site.layout.commandPrefix?.last ?? site.layout.manage
         channel.send(block(Array(Self.source)))
-        channel.send(block(jsonBytes(["env": values, "manage": manage, "identity_keys": identityKeys, "require_marker": requireMarker])))
+        var watch = [site.layout.managePath, site.layout.projectPath + "/.git/HEAD", site.layout.projectPath + "/.git/index"]
+        if let envFile = site.layout.envFilePath { watch.insert(envFile, at: 0) }
+        channel.send(block(jsonBytes(["env": values, "manage": manage, "identity_keys": identityKeys, "require_marker": requireMarker, "watch": watch])))
         let startFailure: @Sendable (RemoteExit, String) -> StagefixError = { [layout = site.layout, host = site.host] exit, stderrText in
             let output = ManagementOutput(exit: exit, stdout: "", stderr: stderrText)
             return StagingSite.failure(of: output, arguments: ["(stagefix runner)"], layout: layout, host: host)
@@ -111,16 +115,26 @@ public final class DjangoRunner {
                 name: cookie["name"] as? String ?? "sessionid", domain: cookie["domain"] as? String, path: cookie["path"] as? String ?? "/",
                 secure: cookie["secure"] as? Bool ?? false, httpOnly: cookie["httponly"] as? Bool ?? true,
                 sameSite: cookie["samesite"] as? String ?? "Lax", maxAge: cookie["age"] as? Int ?? 1_209_600),
-            identity: (hello["identity"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String })
+            identity: (hello["identity"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String },
+            signature: hello["signature"] as? String ?? "")
         knownHello = parsed
         trace?("Django \(parsed.django) loaded on \(host) (runner pid \(parsed.pid), \(parsed.settingsModule), \(String(format: "%.1f", started.milliseconds)) ms)")
         return parsed
     }
 
+    /// Set by warm mode: every request first checks the site is as it was when the runner started,
+    /// and is refused untouched (`SiteChanged`) when not.
+    public var expectedSignature: String?
+
+    /// The site changed under a warm runner; nothing of the request ran.
+    public struct SiteChanged: Error {}
+
     /// One request, one answer; an error answer becomes the matching StagefixError.
     func request(_ body: [String: Any], during: String) throws -> [String: Any] {
         let watch = Stopwatch()
         defer { trace?("\(during): \(String(format: "%.1f", watch.milliseconds)) ms") }
+        var body = body
+        if let expectedSignature { body["expect_signature"] = expectedSignature }
         channel.send(Self.block(Self.jsonBytes(body)))
         _ = try hello()  // the request is already on its way; Django's "ready" comes first
         let answer: [String: Any]
@@ -133,6 +147,7 @@ public final class DjangoRunner {
             throw StagefixError.remoteCommandFailed(command: during, exit: early.exit, stderrTail: redactor.redact(stderr.tail))
         }
         guard answer["ok"] as? Bool == true, let result = answer["result"] as? [String: Any] else {
+            if (answer["error"] as? [String: Any])?["kind"] as? String == "stale" { throw SiteChanged() }
             throw Self.error(from: answer, stderrTail: redactor.redact(stderr.tail), host: host, redactor: redactor)
         }
         return result

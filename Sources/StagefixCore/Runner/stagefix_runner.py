@@ -229,7 +229,22 @@ def site_session(email):
     return lines[-1]
 
 
+def site_signature(paths):
+    """Modification times and sizes of the files a deploy changes (the warm agent's freshness check)."""
+    parts = []
+    for path in paths:
+        try:
+            info = os.stat(os.path.expanduser(path))
+            parts.append("%s %d %d" % (path, info.st_mtime_ns, info.st_size))
+        except OSError:
+            parts.append("%s -" % path)
+    return "\n".join(parts)
+
+
 def serve(request, context):
+    expected = request.get("expect_signature")
+    if expected is not None and expected != site_signature(context["watch"]):
+        raise Problem("stale", "the site changed since this runner started (a deploy?)")
     op = request.get("op")
     if op == "flush":
         from django.db import transaction
@@ -281,6 +296,7 @@ def main():
         context = {
             "has_create_session": "create_session" in get_commands(),
             "require_marker": bool(header.get("require_marker")),
+            "watch": header.get("watch") or [],
         }
         identity = {key: os.environ.get(key) for key in header.get("identity_keys") or []}
         identity["ALLOWED_HOSTS"] = ",".join(getattr(settings, "ALLOWED_HOSTS", []) or [])
@@ -290,7 +306,7 @@ def main():
             "pid": os.getpid(), "python": sys.version.split()[0], "django": django.get_version(),
             "settings": os.environ.get("DJANGO_SETTINGS_MODULE"), "cookie": cookie_settings(),
             "has_create_session": context["has_create_session"], "identity": identity,
-            "session_engine": settings.SESSION_ENGINE,
+            "session_engine": settings.SESSION_ENGINE, "signature": site_signature(context["watch"]),
         }})
     except Exception as error:
         kind = error.kind if isinstance(error, Problem) else "configuration"

@@ -1,7 +1,7 @@
 // Warm mode: a local agent that keeps each host's guarded SSH connection and Django runner alive, so
 // a later `session create` or `db flush` from any test costs milliseconds. It serves its own user only
-// (a 0700 folder, a 0600 socket, the peer's uid checked), notices deploys (the env file, manage.py or
-// the project folder changed) and starts afresh, survives a dead connection or runner by reopening
+// (a 0700 folder, a 0600 socket, the peer's uid checked), notices deploys (the runner sees the env
+// file, manage.py or git's HEAD/index change before each request) and starts afresh, survives a dead connection or runner by reopening
 // once before the work (never re-running work that may have run), and exits when idle.
 import Foundation
 import SSH
@@ -186,7 +186,6 @@ final class WarmHost: @unchecked Sendable {
     private let connectionRequest: ConnectionRequest
     private let configPath: String?
     private var fixture: SiteConnection?
-    private var signature: String?
 
     init(request: FixtureRequest, trace: (@Sendable (String) -> Void)?) {
         self.trace = trace
@@ -204,8 +203,14 @@ final class WarmHost: @unchecked Sendable {
     func run(_ request: FixtureRequest) -> FixtureReply {
         lock.withLock {
             do {
-                let fixture = try ready()
-                return FixtureReply(exit: 0, stdout: try FixtureWork.perform(request, on: fixture), stderr: "")
+                do {
+                    return FixtureReply(exit: 0, stdout: try FixtureWork.perform(request, on: try ready()), stderr: "")
+                } catch is DjangoRunner.SiteChanged {
+                    // The runner refused the request untouched: start afresh (guard and all) and ask again.
+                    trace?("\(connectionRequest.destination) changed (a deploy?); reconnecting and restarting Django")
+                    dropFixture()
+                    return FixtureReply(exit: 0, stdout: try FixtureWork.perform(request, on: try ready()), stderr: "")
+                }
             } catch {
                 // The work may have started: never run it again; the next request reconnects.
                 if isConnectionFailure(error) { dropFixture() }
@@ -214,26 +219,20 @@ final class WarmHost: @unchecked Sendable {
         }
     }
 
-    /// A connection and runner fit for the next request: reopened (guard and all) when the site changed
-    /// since it was opened, or when the connection or the runner died. Nothing of the request has run yet.
+    /// A connection and runner fit for the next request: reopened (guard and all) when the connection
+    /// or the runner died. A deploy is noticed by the runner itself, on each request (`SiteChanged`).
+    /// Nothing of the request has run yet.
     private func ready() throws -> SiteConnection {
         if let fixture {
-            do {
-                let current = try siteSignature(fixture)
-                if current == signature, fixture.site.isRunnerAlive {
-                    return fixture
-                }
-                trace?(current == signature ? "the runner on \(connectionRequest.destination) ended; starting a new one" : "\(connectionRequest.destination) changed (a deploy?); reconnecting and restarting Django")
-            } catch {
-                trace?("the connection to \(connectionRequest.destination) is gone (\(error)); reconnecting")
-            }
+            if fixture.site.isRunnerAlive { return fixture }
+            trace?("the runner or the connection to \(connectionRequest.destination) ended; reconnecting")
             dropFixture()
         }
         let config = try StagefixConfig.load(explicitPath: configPath, searchFrom: FileManager.default.currentDirectoryPath)
         let opened = try SiteConnection.open(connectionRequest, config: config)
         do {
-            signature = try siteSignature(opened)
-            _ = try opened.site.runner()
+            let runner = try opened.site.runner()
+            runner.expectedSignature = try runner.hello().signature
         } catch {
             opened.close()
             throw error
@@ -245,18 +244,6 @@ final class WarmHost: @unchecked Sendable {
     private func dropFixture() {
         fixture?.close()
         fixture = nil
-        signature = nil
-    }
-
-    /// Modification times and sizes of the env file, manage.py and git's HEAD and index, in one remote
-    /// `stat`: what a deploy changes. (Not the project folder: sqlite's journal touches it on every write.)
-    private func siteSignature(_ fixture: SiteConnection) throws -> String {
-        let layout = fixture.site.layout
-        var paths = [layout.managePath, layout.projectPath + "/.git/HEAD", layout.projectPath + "/.git/index"]
-        if let envFile = layout.envFilePath { paths.insert(envFile, at: 0) }
-        let command = "stat -L -c '%n %Y %s' -- " + paths.map(ManagementCommandLine.shellPath).joined(separator: " ") + " 2>/dev/null; true"
-        let result = try fixture.site.session.capture(command, timeout: connectionRequest.timeout)
-        return String(decoding: result.stdout, as: UTF8.self)
     }
 
     private func isConnectionFailure(_ error: any Error) -> Bool {

@@ -42,7 +42,7 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 
 # One line per interpreter that loads these settings: tests count Django starts on the server.
 with open(BASE_DIR / "starts.log", "a") as _starts:
-    _starts.write("%d\n" % os.getpid())
+    _starts.write("%d %s\n" % (os.getpid(), os.environ.get("SITENAME", "-")))
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
