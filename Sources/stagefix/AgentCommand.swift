@@ -11,7 +11,7 @@ struct AgentCommand: ParsableCommand {
             Listens on a Unix socket only you can use. `session create --warm` and `db flush --warm`
             (or STAGEFIX_WARM=1) hand their work to it, starting it when it is not running; it keeps
             each host's guarded connection and its Django process, restarts them when the site
-            changes (a deploy: the env file, manage.py or the project folder) or when they die, and
+            changes (a deploy: the env file, manage.py or git's HEAD/index) or when they die, and
             exits after --idle seconds without requests. The same guard, outputs and exit codes apply.
 
             Examples:

@@ -20,20 +20,14 @@ struct Stagefix: ParsableCommand {
     /// `mail wait --link` may stand without its REGEX (CONTRACT.md: `--link [REGEX]`): alone, or before
     /// another option, it means any link.
     static func optionalValues(_ arguments: ArraySlice<String>) -> [String] {
-        var result: [String] = []
         let words = Array(arguments)
-        for (index, word) in words.enumerated() {
-            let next = index + 1 < words.count ? words[index + 1] : nil
-            // After `--` every word belongs to the remote or local command.
-            if words[..<index].contains("--") {
-                result.append(word)
-            } else if word == "--link", next == nil || next!.hasPrefix("-") {
-                result.append("--link=.*")  // any link
-            } else {
-                result.append(word)
-            }
+        // After `--` every word belongs to the remote or local command.
+        let end = words.firstIndex(of: "--") ?? words.count
+        return words.indices.map { index in
+            let next = index + 1 < end ? words[index + 1] : nil
+            let bare = index < end && words[index] == "--link" && (next == nil || next!.hasPrefix("-"))
+            return bare ? "--link=.*" : words[index]  // any link
         }
-        return result
     }
 
     /// Usage errors found while parsing also honour `--format json` (CONTRACT.md: JSON on stdout).
@@ -45,7 +39,7 @@ struct Stagefix: ParsableCommand {
             let arguments = CommandLine.arguments
             let wantsJSON = zip(arguments, arguments.dropFirst()).contains { $0 == "--format" && $1 == "json" } || arguments.contains("--format=json")
             if wantsJSON && exitCode(for: error).rawValue == ExitStatus.usage.rawValue {
-                StandardStreams.printOut(JSONOutput.encode(["ok": false, "error": ["kind": "usage", "message": message(for: error), "exit_code": 64]]))
+                StandardStreams.printOut(JSONOutput.error(StagefixError.usage(message(for: error))))
             }
             exit(withError: error)
         }

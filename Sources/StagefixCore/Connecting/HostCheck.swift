@@ -49,7 +49,7 @@ extension HostCheckReport {
             if verdict.isAllowed {
                 let why = verdict.reasons.first { $0.signal == .staging }.map(\.description) ?? "staging"
                 checks.append(.init(name: "guard", passed: true, detail: "allowed: \(why)"))
-                // Only on a host the guard allows: `manage.py help create_session` is a command, if a read-only one.
+                // Only on a host the guard allows: the runner runs the site's code, if read-only.
                 if let site = evaluation.site {
                     for line in try site.checkSite() {
                         checks.append(.init(name: line.name, passed: line.passed, detail: line.detail))

@@ -158,7 +158,7 @@ public enum PlaybookRunner {
             guard output.exit.succeeded else { throw site.failure(of: output, arguments: arguments) }
             return ["exit_status": Int(output.exit.status), "stdout": masked(tail(output.stdout)), "stderr": masked(tail(output.stderr))]
         case .exec(let command):
-            var out = BoundedTail(), err = BoundedTail()
+            let out = BoundedTail(), err = BoundedTail()
             let exit = try site.session.run(RemoteCommand(command, stdout: { out.append($0) }, stderr: { err.append($0) }), timeout: timeout)
             let stderr = masked(err.text)
             guard exit.succeeded else {
@@ -221,14 +221,4 @@ public enum PlaybookRunner {
         func set(_ index: Int, _ result: HostResult) { lock.withLock { values[index] = result } }
         var all: [HostResult] { lock.withLock { values.compactMap { $0 } } }
     }
-}
-
-/// The last 64 KiB of a stream: enough for a message, never the whole of a large output.
-struct BoundedTail {
-    private var bytes: [UInt8] = []
-    mutating func append(_ chunk: UnsafeRawBufferPointer) {
-        bytes.append(contentsOf: chunk)
-        if bytes.count > 65536 { bytes.removeFirst(bytes.count - 65536) }
-    }
-    var text: String { String(decoding: bytes, as: UTF8.self) }
 }

@@ -46,21 +46,12 @@ public final class DjangoRunner {
     private let host: String
     private let timeout: Double
     private let redactor: Redactor
-    private let stderr: CollectedStderr
+    private let stderr: BoundedTail
     private let trace: (@Sendable (String) -> Void)?
-
-    final class CollectedStderr {
-        var bytes: [UInt8] = []
-        func append(_ chunk: UnsafeRawBufferPointer) {
-            bytes.append(contentsOf: chunk)
-            if bytes.count > 65536 { bytes.removeFirst(bytes.count - 65536) }
-        }
-        var tail: String { String(decoding: bytes, as: UTF8.self).split(separator: "\n").suffix(8).joined(separator: "\n") }
-    }
 
     static let source: [UInt8] = PackageResources.stagefix_runner_py
 
-    private init(channel: InteractiveCommand, host: String, timeout: Double, redactor: Redactor, stderr: CollectedStderr, trace: (@Sendable (String) -> Void)?, startFailure: @escaping @Sendable (RemoteExit, String) -> StagefixError) {
+    private init(channel: InteractiveCommand, host: String, timeout: Double, redactor: Redactor, stderr: BoundedTail, trace: (@Sendable (String) -> Void)?, startFailure: @escaping @Sendable (RemoteExit, String) -> StagefixError) {
         self.trace = trace
         self.startFailure = startFailure
         self.channel = channel
@@ -77,7 +68,7 @@ public final class DjangoRunner {
     /// the start, and its answer follows Django's "ready" line (one round trip saved).
     static func start(site: StagingSite, environment: [(key: String, value: String)], identityKeys: [String], requireMarker: Bool, redactor: Redactor, trace: (@Sendable (String) -> Void)?) throws -> DjangoRunner {
         let command = try ManagementCommandLine.runner(layout: site.layout)
-        let stderr = CollectedStderr()
+        let stderr = BoundedTail()
         let channel = InteractiveCommand(session: site.session, command: command, stderr: { stderr.append($0) })
         var values: [String: String] = [:]
         for (key, value) in environment { values[key] = value }
@@ -100,11 +91,11 @@ public final class DjangoRunner {
         do {
             answer = try Self.readAnswer(channel, timeout: timeout, during: "starting Django on \(host)")
         } catch let early as EarlyExit {
-            throw startFailure(early.exit, redactor.redact(String(decoding: stderr.bytes, as: UTF8.self)))
+            throw startFailure(early.exit, redactor.redact(stderr.text))
         }
         guard answer["ok"] as? Bool == true, let hello = answer["hello"] as? [String: Any] else {
             channel.terminate()
-            throw Self.error(from: answer, stderrTail: redactor.redact(stderr.tail), host: host, redactor: redactor)
+            throw Self.error(from: answer, stderrTail: redactor.redact(stderr.lastLines(8)), host: host, redactor: redactor)
         }
         let cookie = hello["cookie"] as? [String: Any] ?? [:]
         let parsed = RunnerHello(
@@ -144,11 +135,11 @@ public final class DjangoRunner {
             channel.terminate()
             throw SSHError.timedOut(during: what, seconds: seconds)
         } catch let early as EarlyExit {
-            throw StagefixError.remoteCommandFailed(command: during, exit: early.exit, stderrTail: redactor.redact(stderr.tail))
+            throw StagefixError.remoteCommandFailed(command: during, exit: early.exit, stderrTail: redactor.redact(stderr.lastLines(8)))
         }
         guard answer["ok"] as? Bool == true, let result = answer["result"] as? [String: Any] else {
             if (answer["error"] as? [String: Any])?["kind"] as? String == "stale" { throw SiteChanged() }
-            throw Self.error(from: answer, stderrTail: redactor.redact(stderr.tail), host: host, redactor: redactor)
+            throw Self.error(from: answer, stderrTail: redactor.redact(stderr.lastLines(8)), host: host, redactor: redactor)
         }
         return result
     }
@@ -167,6 +158,11 @@ public final class DjangoRunner {
             throw StagefixError.remoteCommandFailed(command: "create sessions", exit: RemoteExit(status: 1), stderrTail: "the runner answered \(sessions.count) sessions for \(emails.count) emails")
         }
         return try zip(emails, sessions).map { email, session in
+            // The site's own command: its output, read as for any create_session (warnings before the
+            // key are fine; a last line that is no key is an error showing the output's tail).
+            if let output = session["output"] as? String {
+                return try SessionKey.parse(commandOutput: redactor.redact(output), email: email.value)
+            }
             let text = session["key"] as? String ?? ""
             guard let key = SessionKey(text) else {
                 throw StagefixError.remoteCommandFailed(command: "create_session \(email)", exit: RemoteExit(status: 1), stderrTail: "not a session key: \(redactor.redact(String(text.prefix(200))))")

@@ -6,6 +6,7 @@
 import io
 import json
 import os
+import re
 import sys
 import traceback
 
@@ -220,13 +221,16 @@ def builtin_session(email, staff, superuser, groups):
     return session.session_key
 
 
+SESSION_KEY = re.compile(r"^([a-z0-9]{8,64}|[A-Za-z0-9._:-]*:[A-Za-z0-9._:-]*)$")
+
+
 def site_session(email):
-    """The site's own `create_session EMAIL`; its key is the last line it printed."""
+    """The site's own `create_session EMAIL`: its last line if that looks like a key, and its output
+    (stagefix reads the key from it, and shows its tail when the last line is not one)."""
     out, _ = captured_call("create_session", email)
     lines = [line.strip() for line in out.splitlines() if line.strip()]
-    if not lines:
-        raise Problem("command", "create_session %s printed nothing" % email)
-    return lines[-1]
+    key = lines[-1] if lines and SESSION_KEY.match(lines[-1]) else None
+    return key, out
 
 
 def site_signature(paths):
@@ -259,16 +263,20 @@ def serve(request, context):
         builtin = request.get("builtin") or not context["has_create_session"]
         sessions = []
         for email in request["emails"]:
+            output = None
             if builtin:
                 key = builtin_session(email, request.get("staff"), request.get("superuser"), request.get("groups") or [])
             else:
-                key = site_session(email)
+                key, output = site_session(email)
+                if key is None:
+                    sessions.append({"email": email, "output": output})
+                    continue
             problem = why_not_logged_in(key)
             if problem:
                 how = "the site's create_session" if not builtin else "the runner"
                 hint = "; use --builtin to let stagefix make the session" if not builtin else ""
                 raise Problem("command", "the session %s made for %s would log nobody in: %s%s" % (how, email, problem, hint))
-            sessions.append({"email": email, "key": key})
+            sessions.append({"email": email, "key": key, "output": output})
         return {"sessions": sessions, "builtin": bool(builtin)}
     if op == "call":
         check_marker(context["require_marker"])
