@@ -229,6 +229,40 @@ struct TransportTests {
             return false
         }
     }
+
+    /// Sizes around the 32 KiB read and the 4-read batch, where short reads and a second batch begin.
+    @Test(arguments: [0, 1, 4095, 32767, 32768, 32769, 131_071, 131_072, 131_073, 300_001])
+    func thePipelinedReadReturnsTheFileByteForByte(size: Int) throws {
+        let session = try SSHSession.connect(rig.connectionOptions())
+        let name = "stagefix-pipelined-\(size)-\(UUID().uuidString.prefix(8))"
+        _ = try session.capture("head -c \(size) /dev/urandom > \(name)", timeout: 10)
+        defer { _ = try? session.capture("rm -f \(name)", timeout: 5) }
+        let expected = try session.capture("cat \(name)", timeout: 10).stdout
+        #expect(expected.count == size)
+        #expect(try session.readFilePipelined("~/" + name, timeout: 10) == expected)
+        // The session stays usable after the read (its channel closed without waiting).
+        #expect(try session.capture("echo still here", timeout: 5).stdout == Array("still here\n".utf8))
+        #expect(try session.readFilePipelined(name, timeout: 10) == expected)
+    }
+
+    @Test func thePipelinedReadNamesAMissingOrUnreadableFileAndCapsSize() throws {
+        let session = try SSHSession.connect(rig.connectionOptions())
+        #expect(throws: SSHError.remoteFile(path: "no/such/file", reason: "no such file")) {
+            _ = try session.readFilePipelined("no/such/file", timeout: 10)
+        }
+        let name = "stagefix-unreadable-\(UUID().uuidString.prefix(8))"
+        _ = try session.capture("echo secret > \(name) && chmod 000 \(name)", timeout: 5)
+        defer { _ = try? session.capture("rm -f \(name)", timeout: 5) }
+        #expect(throws: SSHError.remoteFile(path: name, reason: "permission denied")) {
+            _ = try session.readFilePipelined(name, timeout: 10)
+        }
+        #expect {
+            _ = try session.readFilePipelined("/etc/services", maxBytes: 100, timeout: 10)
+        } throws: { error in
+            if case .remoteFile(_, let reason)? = error as? SSHError { return reason.contains("larger than 100") }
+            return false
+        }
+    }
 }
 
 @Suite(.enabled(if: Rig.isAvailable, "needs the rig: run scripts/test"))

@@ -14,19 +14,26 @@ struct Authenticator {
     func authenticate() throws {
         var attempts: [AuthenticationAttempt] = []
         var rejectedRSA = false
-        // Ask once, before any attempt: asking after success hangs sshd (LIBSSH2-NOTES §3).
-        let allowed = try allowedMethods()
-        if libssh2_userauth_authenticated(handle) != 0 { return }
+        // The server's method list costs a round trip (a "none" request), so it is asked only when a
+        // decision needs it: public keys are simply tried. Never asked after success: that hangs
+        // sshd (LIBSSH2-NOTES §3); a failed attempt leaves the list safe to ask.
+        var allowed: Set<String>? = nil
+        func allowedMethods() throws -> Set<String> {
+            if let allowed { return allowed }
+            let asked = try askAllowedMethods()
+            allowed = asked
+            return asked
+        }
 
         for method in session.options.authentication {
             switch method {
             case let .agent(socketPath, onlyKeys):
-                guard allowed.contains("publickey") else { continue }
+                if let allowed, !allowed.contains("publickey") { continue }
                 if try authenticateWithAgent(socketPath: socketPath, onlyKeys: onlyKeys, attempts: &attempts, rejectedRSA: &rejectedRSA) {
                     return
                 }
             case let .privateKey(path, required, passphrase):
-                guard allowed.contains("publickey") else {
+                if let allowed, !allowed.contains("publickey") {
                     attempts.append(AuthenticationAttempt(method: "publickey", detail: path, outcome: "the server does not accept public keys"))
                     continue
                 }
@@ -34,7 +41,9 @@ struct Authenticator {
                     return
                 }
             case let .password(password):
-                guard allowed.contains("password") else {
+                let methods = try allowedMethods()
+                if libssh2_userauth_authenticated(handle) != 0 { return }
+                guard methods.contains("password") else {
                     attempts.append(AuthenticationAttempt(method: "password", outcome: "the server does not accept passwords"))
                     continue
                 }
@@ -45,8 +54,14 @@ struct Authenticator {
                 attempts.append(AuthenticationAttempt(method: "password", outcome: "rejected"))
             }
         }
+        // Everything failed (or nothing was tried): the list explains why, and a server that takes
+        // "none" lets us in through asking it.
+        let methods = try allowedMethods()
+        if libssh2_userauth_authenticated(handle) != 0 { return }
         if attempts.isEmpty {
-            attempts.append(AuthenticationAttempt(method: "none", outcome: "no key, agent or password was available; the server allows \(allowed.sorted().joined(separator: ","))"))
+            attempts.append(AuthenticationAttempt(method: "none", outcome: "no key, agent or password was available; the server allows \(methods.sorted().joined(separator: ","))"))
+        } else if !methods.contains("publickey") {
+            attempts.append(AuthenticationAttempt(method: "publickey", outcome: "the server does not accept public keys (it allows \(methods.sorted().joined(separator: ",")))"))
         }
         let hint = rejectedRSA
             ? "libssh2 1.10 signs RSA keys only with SHA-1 (ssh-rsa), which OpenSSH 8.8 and later refuse by default: use an ed25519 key (ssh-keygen -t ed25519) and add it to the server's authorized_keys"
@@ -54,7 +69,7 @@ struct Authenticator {
         throw SSHError.authenticationFailed(user: user, host: session.options.host, attempts: attempts, hint: hint)
     }
 
-    private func allowedMethods() throws -> Set<String> {
+    private func askAllowedMethods() throws -> Set<String> {
         while true {
             if let list = libssh2_userauth_list(handle, user, UInt32(user.utf8.count)) {
                 return Set(String(cString: list).split(separator: ",").map(String.init))

@@ -36,7 +36,15 @@ public enum ManagementCommandLine {
     }
 
     /// Reads a length line and that much Python from stdin and runs it: the runner arrives as data.
-    static let runnerBootstrap = "import sys;i=sys.stdin.buffer;exec(compile(i.read(int(i.readline())),'stagefix_runner','exec'))"
+    /// Imports Django's framework (no settings needed) while the code and env are still on the way:
+    /// over a WAN the import hides the round trip stdin must wait for (sshd opens the channel's
+    /// window only once the command runs). A failing import is left for the runner to report.
+    static let runnerBootstrap = """
+        import sys
+        try:import django.core.management,django.db.models
+        except BaseException:pass
+        i=sys.stdin.buffer;exec(compile(i.read(int(i.readline())),'stagefix_runner','exec'))
+        """
 
     /// Starts the Django runner the way the site runs `manage.py`: the same prologue checks, its
     /// interpreter (or the container prefix, whose last word must be manage.py), no env on the line.

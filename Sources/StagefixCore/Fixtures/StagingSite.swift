@@ -44,10 +44,9 @@ public final class StagingSite {
             return empty
         }
         let watch = Stopwatch()
-        let sftp = try SFTPClient(session: session, timeout: timeout)
         let bytes: [UInt8]
         do {
-            bytes = try sftp.readFile(path, maxBytes: 4 << 20)
+            bytes = try session.readFilePipelined(path, maxBytes: 4 << 20, timeout: timeout)
         } catch SSHError.remoteFile(_, "no such file") {
             throw StagefixError.configuration(
                 "the env file \(path) does not exist on \(host); create it, or set site.env_file in stagefix.yml (`none` for sites without one)")
