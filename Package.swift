@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // The C library, nothing else: a module map over <libssh2.h> and <libssh2_sftp.h>.
@@ -49,8 +50,21 @@ let package = Package(
             dependencies: [
                 "StagefixCore",
                 "SSH",
+                "MailCapture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // A capturing SMTP server for functional tests: accepts every message, stores it in a Maildir.
+        .target(
+            name: "MailCapture",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "MailCaptureTests",
+            dependencies: ["MailCapture"]
         ),
         .testTarget(
             name: "SSHTests",

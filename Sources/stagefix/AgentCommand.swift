@@ -20,7 +20,7 @@ struct AgentCommand: ParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The socket (default $STAGEFIX_AGENT_SOCKET, else $XDG_RUNTIME_DIR/stagefix/agent.sock, else /tmp/stagefix-UID/agent.sock).", valueName: "path"))
+    @Option(help: ArgumentHelp("The socket (default $STAGEFIX_AGENT_SOCKET, else $XDG_RUNTIME_DIR/stagefix/agent-v2.sock, else /tmp/stagefix-UID/agent-v2.sock).", valueName: "path"))
     var socket: String?
 
     @Option(help: ArgumentHelp("Exit after this many seconds without a request.", valueName: "seconds"))

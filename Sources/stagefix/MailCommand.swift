@@ -11,34 +11,68 @@ struct MailCommand: ParsableCommand {
         discussion: """
             The mailbox is on the host: maildir:PATH (a capture server or MTA writes it) or
             django-files:PATH (Django's file email backend), from --source or `mail:` in
-            stagefix.yml. Only messages that arrived after the last `mail reset` (or --since) count.
+            stagefix.yml. Without HOST, --source names a mailbox on this machine, such as the
+            Maildir `mail serve` writes. Only messages that arrived after the last `mail reset`
+            (or --since) count.
 
             Examples:
               stagefix mail reset staging.example.com
               stagefix mail wait staging.example.com --to edith@example.com --subject "login link" --link
               stagefix mail wait staging.example.com --to edith@example.com --header X-Superlists-Notification-Type=login --format json
+              stagefix mail serve --via staging.example.com --listen 127.0.0.1:2525 --maildir captured
+              stagefix mail wait --source maildir:captured --to edith@example.com --link
             """,
-        subcommands: [Wait.self, List.self, Reset.self]
+        subcommands: [Wait.self, List.self, Reset.self, Serve.self]
     )
 
     struct MailOptions: ParsableArguments {
-        @OptionGroup var target: HostOptions
+        @Argument(help: "The host whose mailbox to read. Omit it for a mailbox on this machine (what `mail serve` writes): then --source is required.")
+        var host: String?
 
-        @Option(help: ArgumentHelp("maildir:PATH or django-files:PATH on the host (default: `mail:` in stagefix.yml).", valueName: "source"))
+        @Option(name: [.customShort("F"), .customLong("ssh-config")], help: ArgumentHelp("OpenSSH client config to read (default ~/.ssh/config, then /etc/ssh/ssh_config).", valueName: "file"))
+        var sshConfig: String?
+
+        @Option(name: [.customShort("c"), .customLong("config")], help: ArgumentHelp("stagefix's own config (default: stagefix.yml here or in the nearest parent).", valueName: "file"))
+        var config: String?
+
+        @Option(help: ArgumentHelp("Bound on connecting and on the wait, in seconds.", valueName: "seconds"))
+        var timeout: Double = 30
+
+        @Flag(name: [.short, .long], help: "Trace each step with its duration (secrets never shown).")
+        var verbose = false
+
+        @Option(help: ArgumentHelp("maildir:PATH or django-files:PATH (on the host; on this machine without HOST). Default: `mail:` in stagefix.yml.", valueName: "source"))
         var source: String?
 
         @Option(help: "text or json.")
         var format: OutputFormatOption = .text
 
-        /// Opens the guarded connection and the mailbox.
-        func open() throws -> (fixture: SiteConnection, mailbox: RemoteMailbox) {
-            if let source { _ = try MailSource(parsing: source) }
-            let fixture = try SiteConnection.open(target)
+        func validate() throws {
+            guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds, got \(timeout)") }
+            if host?.isEmpty == true { throw ValidationError("HOST must not be empty") }
+            if host == nil && source == nil {
+                throw ValidationError("give HOST, or --source maildir:PATH for a mailbox on this machine (for example the one `stagefix mail serve` writes)")
+            }
+        }
+
+        /// Where the mailbox is, for messages and JSON.
+        var place: String { host ?? "this machine" }
+
+        var trace: (@Sendable (String) -> Void)? { verbose ? Trace.toStandardError : nil }
+
+        /// Opens the mailbox: on the host through the guarded connection, or on this machine (no SSH).
+        func open() throws -> (fixture: SiteConnection?, mailbox: Mailbox) {
+            let parsed = try source.map { try MailSource(parsing: $0) }
+            guard let host else {
+                return (nil, Mailbox(files: LocalFiles(), source: parsed!.resolvedLocally(), host: place))
+            }
+            let request = ConnectionRequest(destination: host, sshConfigPath: sshConfig, timeout: timeout, trace: trace, passphrase: TerminalPrompt.passphraseProvider)
+            let fixture = try SiteConnection.open(request, configPath: config)
             do {
                 guard let text = source ?? fixture.settings.mailSource else {
-                    throw StagefixError.configuration("no mail source for \(target.host): pass --source maildir:PATH or django-files:PATH, or set `mail:` for the host in stagefix.yml")
+                    throw StagefixError.configuration("no mail source for \(host): pass --source maildir:PATH or django-files:PATH, or set `mail:` for the host in stagefix.yml")
                 }
-                let mailbox = try RemoteMailbox(session: fixture.site.session, source: try MailSource(parsing: text), host: target.host, timeout: target.timeout)
+                let mailbox = try Mailbox(session: fixture.site.session, source: try MailSource(parsing: text), host: host, timeout: timeout)
                 return (fixture, mailbox)
             } catch {
                 fixture.close()
@@ -92,12 +126,12 @@ struct MailCommand: ParsableCommand {
                 })
                 let since = try since.map { try MailMark(parsing: $0).seconds }
                 let (fixture, mailbox) = try mail.open()
-                defer { fixture.close() }
-                let offset = MailWait.serverClockOffset(session: fixture.site.session, timeout: mail.target.timeout)
-                let entry = try MailWait.wait(mailbox, host: mail.target.host, query: query, since: since, timeout: mail.target.timeout, keep: keep, serverClockOffset: offset, trace: mail.target.connectionRequest.trace)
-                fixture.audit(command: "mail wait --to \(to)\(keep ? " --keep" : "")", exitStatus: 0)
+                defer { fixture?.close() }
+                let offset = fixture.map { MailWait.serverClockOffset(session: $0.site.session, timeout: mail.timeout) } ?? 0
+                let entry = try MailWait.wait(mailbox, host: mail.place, query: query, since: since, timeout: mail.timeout, keep: keep, serverClockOffset: offset, trace: mail.trace)
+                fixture?.audit(command: "mail wait --to \(to)\(keep ? " --keep" : "")", exitStatus: 0)
                 if mail.format == .json {
-                    StandardStreams.printOut(JSONOutput.encode(MailWait.json(entry, host: mail.target.host, source: mailbox.source)))
+                    StandardStreams.printOut(JSONOutput.encode(MailWait.json(entry, host: mail.host, source: mailbox.source)))
                 } else if let link {
                     StandardStreams.printOut(try MailWait.link(in: entry.message, matching: link))
                 } else {
@@ -117,10 +151,10 @@ struct MailCommand: ParsableCommand {
         func run() throws {
             try Reporting.run(json: mail.format == .json) {
                 let (fixture, mailbox) = try mail.open()
-                defer { fixture.close() }
+                defer { fixture?.close() }
                 let entries = try mailbox.messages(since: try mailbox.lastReset())
                 if mail.format == .json {
-                    StandardStreams.printOut(JSONOutput.encode(["ok": true, "host": mail.target.host, "source": mailbox.source.description, "messages": entries.map {
+                    StandardStreams.printOut(JSONOutput.encode(["ok": true, "host": mail.host.map { $0 as Any } ?? NSNull(), "source": mailbox.source.description, "messages": entries.map {
                         ["to": $0.message.recipients, "subject": $0.message.subject ?? NSNull(), "arrived": $0.arrived, "links": $0.message.links] as [String: Any]
                     }]))
                 } else {
@@ -142,10 +176,10 @@ struct MailCommand: ParsableCommand {
         func run() throws {
             try Reporting.run(json: mail.format == .json) {
                 let (fixture, mailbox) = try mail.open()
-                defer { fixture.close() }
+                defer { fixture?.close() }
                 let mark = try mailbox.reset()
-                fixture.audit(command: "mail reset", exitStatus: 0)
-                StandardStreams.printOut(mail.format == .json ? JSONOutput.encode(["ok": true, "host": mail.target.host, "mark": mark.description]) : mark.description)
+                fixture?.audit(command: "mail reset", exitStatus: 0)
+                StandardStreams.printOut(mail.format == .json ? JSONOutput.encode(["ok": true, "host": mail.host.map { $0 as Any } ?? NSNull(), "mark": mark.description]) : mark.description)
                 return 0
             }
         }

@@ -21,6 +21,10 @@ struct SessionCommand: ParsableCommand {
                 session from SESSION_ENGINE). Cookies use the server's SESSION_COOKIE_* settings.
                 One key per line, in the order given.
 
+                --flush empties the database first, in the same Django process and request (the
+                per-test fixture in one round trip); like `db flush` it asks at a terminal unless
+                --yes is given, and a failed flush makes no sessions.
+
                 Formats: key (default), json, selenium (the dict driver.add_cookie takes),
                 playwright (the list context.add_cookies takes), playwright-state (a storageState
                 file), netscape (a cookie jar for curl -b).
@@ -28,6 +32,7 @@ struct SessionCommand: ParsableCommand {
                 Examples:
                   stagefix session create staging.example.com edith@example.com
                   stagefix session create staging.example.com a@x.org b@x.org --format json
+                  stagefix session create staging.example.com edith@example.com --flush --yes
                   stagefix session create staging.example.com edith@example.com --format netscape > jar.txt
                   curl -b jar.txt https://staging.example.com/
                 """
@@ -55,12 +60,25 @@ struct SessionCommand: ParsableCommand {
         @Option(name: .customLong("group"), help: ArgumentHelp("Add the user to this group, created when missing (repeat; implies --builtin).", valueName: "name"))
         var groups: [String] = []
 
+        @Flag(help: "Flush the database first, in the same request (asks unless --yes).")
+        var flush = false
+
+        @Flag(help: "Confirm --flush without asking (for scripts and test suites).")
+        var yes = false
+
         func validate() throws {
             guard !emails.isEmpty else { throw ValidationError("give at least one email, for example: stagefix session create \(target.host) edith@example.com") }
         }
 
         func run() throws {
-            try target.perform(.sessionCreate(emails: emails, format: format.rawValue, options: SessionRequestOptions(builtin: builtin, staff: staff, superuser: superuser, groups: groups)), warm: warm)
+            if flush && !yes {
+                try Reporting.run(json: format == .json) {
+                    try Confirmation.requireTypedHostName(target.host, action: "flush the database of")
+                    return 0
+                }
+            }
+            let options = SessionRequestOptions(builtin: builtin, staff: staff, superuser: superuser, groups: groups)
+            try target.perform(.sessionCreate(emails: emails, format: format.rawValue, options: options, flushFirst: flush), warm: warm)
         }
     }
 }

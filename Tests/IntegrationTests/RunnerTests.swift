@@ -219,6 +219,7 @@ struct DatabaseMarkerTests {
         let name = "staging-mispointed.rig.test"
         let mirror = try mirrorSite(rig, name: name, replacing: ["SITENAME": name, "DJANGO_DB_PATH": production["RIG_SITE_DIR"] + "/db.sqlite3"])
         for arguments in [["db", "flush", "-F", mirror.sshConfig, name, "--yes"], ["session", "create", "-F", mirror.sshConfig, name, "intruder@example.com"],
+                          ["session", "create", "--flush", "--yes", "-F", mirror.sshConfig, name, "intruder@example.com"],
                           ["db", "mark", "-F", mirror.sshConfig, name, "staging"],
                           ["play", Rig.packageRoot + "/playbooks/reset.yml", "-F", mirror.sshConfig, "--host", name]] {
             let result = try await Stagefix.run(arguments)

@@ -54,6 +54,36 @@ struct WarmModeTests {
         try stopAgent(socket)
     }
 
+    @Test func sessionCreateWithFlushEmptiesTheDatabaseFirstInOneDjangoStartColdAndWarm() async throws {
+        let socket = socketPath()
+        defer { try? stopAgent(socket) }
+        let host = ["-F", rig.sshConfig, rig.host]
+        let old = try await Stagefix.run(["session", "create"] + host + ["before@example.com"])
+        #expect(old.status == 0, "\(old.stderr)")
+
+        // Without --yes and without a terminal: refused before connecting, nothing flushed.
+        let unconfirmed = try await Stagefix.run(["session", "create", "--flush"] + host + ["after@example.com"])
+        #expect(unconfirmed.status == 64, "\(unconfirmed.stderr)")
+        #expect(try fetchPage(rig, path: "whoami/", sessionKey: lastLine(old.stdout)).contains("logged in as before@example.com"))
+
+        let starts = try startsLogged()
+        let cold = try await Stagefix.run(["session", "create", "--flush", "--yes"] + host + ["after@example.com"])
+        #expect(cold.status == 0, "\(cold.stderr)")
+        #expect(try startsLogged() == starts + 1, "the flush and the session share one Django start")
+        #expect(try fetchPage(rig, path: "whoami/", sessionKey: lastLine(old.stdout)).contains("anonymous"), "the flush logged the earlier user out")
+        #expect(try fetchPage(rig, path: "whoami/", sessionKey: lastLine(cold.stdout)).contains("logged in as after@example.com"))
+
+        // Warm: the same, in one request to the agent's runner.
+        let warmFirst = try await warm(socket, ["session", "create", "--flush", "--yes", "--format", "json"] + host + ["warm-after@example.com"])
+        #expect(warmFirst.status == 0, "\(warmFirst.stderr)")
+        let warmStarts = try startsLogged()
+        let warmSecond = try await warm(socket, ["session", "create", "--flush", "--yes"] + host + ["warm-again@example.com"])
+        #expect(warmSecond.status == 0, "\(warmSecond.stderr)")
+        #expect(try startsLogged() == warmStarts, "no new Django start while warm")
+        #expect(try fetchPage(rig, path: "whoami/", sessionKey: lastLine(cold.stdout)).contains("anonymous"))
+        #expect(try fetchPage(rig, path: "whoami/", sessionKey: lastLine(warmSecond.stdout)).contains("logged in as warm-again@example.com"))
+    }
+
     /// Ends an agent by its socket (the agent is ours: found by its command line).
     private func stopAgent(_ socket: String) throws {
         for line in try runLocal("/usr/bin/pgrep", ["-f", "agent --socket \(socket)"]).split(separator: "\n") {

@@ -10,6 +10,14 @@ public struct RemoteFileAttributes: Sendable, Equatable {
     public var userID: UInt32
     public var groupID: UInt32
     public var modificationTime: UInt64
+
+    public init(size: UInt64, permissions: UInt32, userID: UInt32, groupID: UInt32, modificationTime: UInt64) {
+        self.size = size
+        self.permissions = permissions
+        self.userID = userID
+        self.groupID = groupID
+        self.modificationTime = modificationTime
+    }
 }
 
 public final class SFTPClient {

@@ -44,7 +44,7 @@ public struct ConnectionOptions: Sendable {
 
 public final class SSHSession {
     let handle: OpaquePointer
-    private let connection: TCPConnection
+    let connection: TCPConnection
     public let options: ConnectionOptions
     /// The server's host key, as validated by the policy.
     public private(set) var hostKey: HostKey

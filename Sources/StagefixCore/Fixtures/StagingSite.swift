@@ -156,8 +156,8 @@ public final class StagingSite {
 
     /// A logged-in session per email, in order: the site's `create_session` when it has one (checked
     /// the way Django's get_user would), else made by the runner itself.
-    public func createSessions(for emails: [EmailAddress], options: SessionRequestOptions = SessionRequestOptions()) throws -> [SessionKey] {
-        try runner().createSessions(emails, options: options)
+    public func createSessions(for emails: [EmailAddress], options: SessionRequestOptions = SessionRequestOptions(), flushFirst: Bool = false) throws -> [SessionKey] {
+        flushFirst ? try runner().flushThenCreateSessions(emails, options: options) : try runner().createSessions(emails, options: options)
     }
 
     /// `flush` (every table emptied) after the database marker allows it, in the runner.

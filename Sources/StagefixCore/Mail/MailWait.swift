@@ -45,7 +45,7 @@ public enum MailWait {
     static let pollInterval = 0.25
 
     /// `serverClockOffset`: the server's clock minus ours, in seconds (see `serverClockOffset(session:)`).
-    public static func wait(_ mailbox: RemoteMailbox, host: String, query: MailQuery, since explicitSince: Double?, timeout: Double, keep: Bool, serverClockOffset: Double, trace: (@Sendable (String) -> Void)?) throws -> MailboxEntry {
+    public static func wait(_ mailbox: Mailbox, host: String, query: MailQuery, since explicitSince: Double?, timeout: Double, keep: Bool, serverClockOffset: Double, trace: (@Sendable (String) -> Void)?) throws -> MailboxEntry {
         let started = Date()
         let since = try explicitSince ?? mailbox.lastReset()
         var lastToken: String?
@@ -94,10 +94,11 @@ public enum MailWait {
     }
 
     /// `--format json`: headers, decoded parts and every link.
-    public static func json(_ entry: MailboxEntry, host: String, source: MailSource) -> [String: Any] {
+    /// `host` nil: a mailbox on this machine.
+    public static func json(_ entry: MailboxEntry, host: String?, source: MailSource) -> [String: Any] {
         let message = entry.message
         return [
-            "ok": true, "host": host, "source": source.description,
+            "ok": true, "host": host ?? NSNull(), "source": source.description,
             "message": [
                 "headers": message.headers.map { [$0.name, $0.value] },
                 "subject": message.subject ?? NSNull(), "from": message.from ?? NSNull(), "to": message.recipients,

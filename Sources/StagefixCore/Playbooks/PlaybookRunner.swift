@@ -203,11 +203,11 @@ public enum PlaybookRunner {
         }
     }
 
-    private static func mailbox(_ source: String?, fixture: SiteConnection, timeout: Double) throws -> RemoteMailbox {
+    private static func mailbox(_ source: String?, fixture: SiteConnection, timeout: Double) throws -> Mailbox {
         guard let text = source ?? fixture.settings.mailSource else {
             throw StagefixError.configuration("no mail source for \(fixture.siteHost): give the step `source: django-files:PATH` (or maildir:PATH), or set `mail:` for the host in stagefix.yml")
         }
-        return try RemoteMailbox(session: fixture.site.session, source: try MailSource(parsing: text), host: fixture.siteHost, timeout: timeout)
+        return try Mailbox(session: fixture.site.session, source: try MailSource(parsing: text), host: fixture.siteHost, timeout: timeout)
     }
 
     private static func tail(_ text: String, lines: Int = 40) -> String {

@@ -149,10 +149,27 @@ public final class DjangoRunner {
     }
 
     public func createSessions(_ emails: [EmailAddress], options: SessionRequestOptions) throws -> [SessionKey] {
-        let result = try request([
-            "op": "sessions", "emails": emails.map(\.value), "builtin": options.needsBuiltin,
-            "staff": options.staff, "superuser": options.superuser, "groups": options.groups,
-        ], during: "creating sessions on \(host)")
+        let result = try request(Self.sessionsRequest(emails, options: options), during: "creating sessions on \(host)")
+        return try sessionKeys(from: result, emails: emails)
+    }
+
+    /// The per-test fixture in one request (one round trip): the flush, then the sessions, which
+    /// never run when the flush fails.
+    public func flushThenCreateSessions(_ emails: [EmailAddress], options: SessionRequestOptions) throws -> [SessionKey] {
+        let result = try request(["op": "steps", "steps": [["op": "flush"], Self.sessionsRequest(emails, options: options)]],
+                                 during: "flushing and creating sessions on \(host)")
+        guard let results = result["results"] as? [[String: Any]], results.count == 2 else {
+            throw StagefixError.remoteCommandFailed(command: "flush and create sessions", exit: RemoteExit(status: 1), stderrTail: "the runner answered something other than two results")
+        }
+        return try sessionKeys(from: results[1], emails: emails)
+    }
+
+    private static func sessionsRequest(_ emails: [EmailAddress], options: SessionRequestOptions) -> [String: Any] {
+        ["op": "sessions", "emails": emails.map(\.value), "builtin": options.needsBuiltin,
+         "staff": options.staff, "superuser": options.superuser, "groups": options.groups]
+    }
+
+    private func sessionKeys(from result: [String: Any], emails: [EmailAddress]) throws -> [SessionKey] {
         let sessions = result["sessions"] as? [[String: Any]] ?? []
         guard sessions.count == emails.count else {
             throw StagefixError.remoteCommandFailed(command: "create sessions", exit: RemoteExit(status: 1), stderrTail: "the runner answered \(sessions.count) sessions for \(emails.count) emails")

@@ -250,6 +250,15 @@ def serve(request, context):
     if expected is not None and expected != site_signature(context["watch"]):
         raise Problem("stale", "the site changed since this runner started (a deploy?)")
     op = request.get("op")
+    if op == "steps":
+        # Several requests in one round trip (flush, then sessions: the per-test fixture); the first
+        # failure answers for all, and nothing after it runs.
+        results = []
+        for step in request.get("steps") or []:
+            if step.get("op") in ("steps", "quit"):
+                raise Problem("usage", "a steps request cannot hold %r" % step.get("op"))
+            results.append(serve(step, context))
+        return {"results": results}
     if op == "flush":
         from django.db import transaction
 

@@ -4,7 +4,8 @@ import Foundation
 
 public struct FixtureRequest: Codable, Sendable, Equatable {
     public enum Action: Codable, Sendable, Equatable {
-        case sessionCreate(emails: [String], format: String, options: SessionRequestOptions)
+        /// `flushFirst`: the database is flushed first, in the same request (`session create --flush`).
+        case sessionCreate(emails: [String], format: String, options: SessionRequestOptions, flushFirst: Bool = false)
         case databaseFlush(json: Bool)
     }
 
@@ -25,7 +26,7 @@ public struct FixtureRequest: Codable, Sendable, Equatable {
 
     public var wantsJSON: Bool {
         switch action {
-        case let .sessionCreate(_, format, _): return format == SessionOutputFormat.json.rawValue
+        case let .sessionCreate(_, format, _, _): return format == SessionOutputFormat.json.rawValue
         case let .databaseFlush(json): return json
         }
     }
@@ -50,7 +51,7 @@ public struct FixtureReply: Codable, Sendable {
 public enum FixtureWork {
     /// Checks what can be checked before connecting (65 for a bad email, 64 for a bad format).
     public static func validate(_ request: FixtureRequest) throws {
-        if case let .sessionCreate(emails, format, _) = request.action {
+        if case let .sessionCreate(emails, format, _, _) = request.action {
             _ = try emails.map(EmailAddress.init)
             guard SessionOutputFormat(rawValue: format) != nil else { throw StagefixError.usage("unknown format \(format)") }
         }
@@ -59,10 +60,10 @@ public enum FixtureWork {
     /// Does the work on an open, guarded connection and returns what goes to stdout.
     public static func perform(_ request: FixtureRequest, on fixture: SiteConnection) throws -> String {
         switch request.action {
-        case let .sessionCreate(emails, format, options):
+        case let .sessionCreate(emails, format, options, flushFirst):
             let addresses = try emails.map(EmailAddress.init)
-            let keys = try fixture.site.createSessions(for: addresses, options: options)
-            fixture.audit(command: "session create " + emails.joined(separator: " "), exitStatus: 0)
+            let keys = try fixture.site.createSessions(for: addresses, options: options, flushFirst: flushFirst)
+            fixture.audit(command: (flushFirst ? "session create --flush " : "session create ") + emails.joined(separator: " "), exitStatus: 0)
             return SessionOutput.render(SessionOutputFormat(rawValue: format) ?? .key, sessions: Array(zip(addresses, keys)), host: fixture.siteHost, cookie: fixture.cookie)
         case let .databaseFlush(json):
             try fixture.site.flushDatabase()

@@ -10,11 +10,16 @@ import Glibc
 #endif
 
 public enum AgentSocket {
-    /// `$STAGEFIX_AGENT_SOCKET`, else `$XDG_RUNTIME_DIR/stagefix/agent.sock`, else `/tmp/stagefix-UID/agent.sock`.
+    /// The request format's version, in the socket's name: an agent left running by another
+    /// stagefix build is never handed requests it would read differently (it idles out).
+    static let protocolVersion = 2
+
+    /// `$STAGEFIX_AGENT_SOCKET`, else `$XDG_RUNTIME_DIR/stagefix/agent-v2.sock`, else `/tmp/stagefix-UID/agent-v2.sock`.
     public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let explicit = environment["STAGEFIX_AGENT_SOCKET"], !explicit.isEmpty { return explicit }
-        if let runtime = environment["XDG_RUNTIME_DIR"], !runtime.isEmpty { return runtime + "/stagefix/agent.sock" }
-        return "/tmp/stagefix-\(getuid())/agent.sock"
+        let name = "agent-v\(protocolVersion).sock"
+        if let runtime = environment["XDG_RUNTIME_DIR"], !runtime.isEmpty { return runtime + "/stagefix/" + name }
+        return "/tmp/stagefix-\(getuid())/" + name
     }
 
     static func address(_ path: String) throws -> sockaddr_un {

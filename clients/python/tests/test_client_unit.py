@@ -249,6 +249,15 @@ def test_create_session_cookie_returns_one_session(fake_stagefix, client):
     assert (session.email, session.key, session.cookie) == ("edith@example.com", "key0", cookie("key0"))
 
 
+def test_flush_first_adds_flush_and_yes_before_the_host(fake_stagefix, client):
+    fake_stagefix.answer(stdout=sessions_document("edith@example.com"))
+    client.create_session(HOST, "edith@example.com", flush_first=True)
+    argv = fake_stagefix.last_argv
+    assert argv[:2] == ["session", "create"]
+    assert argv.index("--flush") < argv.index("--") and argv.index("--yes") < argv.index("--")
+    assert argv[-2:] == [HOST, "edith@example.com"]
+
+
 def test_create_session_checks_its_arguments(client):
     with pytest.raises(ValueError):
         client.create_session(HOST)
@@ -551,3 +560,13 @@ def test_a_binary_that_vanishes_or_cannot_execute(fake_stagefix, client):
     fake_stagefix.path.unlink()
     with pytest.raises(BinaryNotFound):
         client.flush(HOST)
+
+
+def test_a_local_mailbox_has_no_host_word(fake_stagefix, client):
+    fake_stagefix.answer(stdout='{"ok": true, "host": null, "mark": "mark:1"}\n')
+    assert client.reset_mail(None, source="maildir:/tmp/captured") == "mark:1"
+    assert "--" not in fake_stagefix.last_argv
+    argv = fake_stagefix.last_argv
+    assert argv[argv.index("--source") + 1] == "maildir:/tmp/captured"
+    with pytest.raises(ValueError):
+        client.reset_mail(None)

@@ -59,6 +59,14 @@ def test_a_session_logs_an_http_client_in_and_flush_logs_it_out(client, host, si
     assert site_whoami(session.cookie_header()) == "anonymous"
 
 
+def test_flush_first_logs_the_earlier_user_out_and_the_new_one_in(client, host, site_whoami):
+    (before,) = client.create_session(host, "before@example.com")
+    assert site_whoami(before.cookie_header()) == logged_in_as("before@example.com")
+    after = client.create_session_cookie(host, "after@example.com", flush_first=True)
+    assert site_whoami(before.cookie_header()) == "anonymous"
+    assert site_whoami(after.cookie_header()) == logged_in_as("after@example.com")
+
+
 def test_several_emails_with_quotes_each_log_in(client, host, site_whoami):
     emails = ["o'brien@example.com", "bob@example.com"]
     sessions = client.create_session(host, *emails)
@@ -318,3 +326,18 @@ def test_wait_for_email_times_out_naming_what_arrived(client, host, rig):
     assert caught.value.exit_code == 75
     assert "someone-else@example.com" in str(caught.value)
 
+
+
+def test_a_mailbox_on_this_machine_needs_no_host(client, tmp_path):
+    # What `stagefix mail serve` writes: a Maildir here, read without SSH.
+    source = "maildir:%s" % tmp_path
+    mark = client.reset_mail(None, source=source)
+    assert mark.startswith("mark:")
+    (tmp_path / "new").mkdir(exist_ok=True)
+    (tmp_path / "new" / "1.local").write_bytes(
+        b"To: edith@example.com\r\nSubject: Your login link\r\n\r\nhttp://staging.test/accounts/login?token=t1\r\n"
+    )
+    email = client.wait_for_email(None, "edith@example.com", subject="login link", source=source, timeout=5)
+    assert email.link(r"token=") == "http://staging.test/accounts/login?token=t1"
+    with pytest.raises(ValueError):
+        client.wait_for_email(None, "edith@example.com")

@@ -86,14 +86,19 @@ class Stagefix:
     # ----------------------------------------------------------------------------------------------
     # Commands
 
-    def create_session(self, host: str, *emails: str) -> List[Session]:
-        """A logged-in session per email (``session create HOST EMAIL... --format json``), in order."""
+    def create_session(self, host: str, *emails: str, flush_first: bool = False) -> List[Session]:
+        """A logged-in session per email (``session create HOST EMAIL... --format json``), in order.
+
+        ``flush_first=True`` empties the database first, in the same request to the same Django
+        process (``--flush --yes``): the per-test fixture in one call; no sessions if the flush fails.
+        """
         _check_word("host", host)
         if not emails:
             raise ValueError("create_session needs at least one email")
         for email in emails:
             _check_word("email", email)
-        argv = self._argv(["session", "create"], self._options(), ["--format", "json", "--", host], emails)
+        flush = ["--flush", "--yes"] if flush_first else []
+        argv = self._argv(["session", "create"], self._options(), flush, ["--format", "json", "--", host], emails)
         document = self._run_json(argv)
         sessions = sessions_from_json(document)
         if len(sessions) != len(emails):
@@ -104,9 +109,9 @@ class Stagefix:
             )
         return sessions
 
-    def create_session_cookie(self, host: str, email: str) -> Session:
+    def create_session_cookie(self, host: str, email: str, flush_first: bool = False) -> Session:
         """One logged-in session for ``email``: ``session.cookie`` is what ``driver.add_cookie`` takes."""
-        return self.create_session(host, email)[0]
+        return self.create_session(host, email, flush_first=flush_first)[0]
 
     def flush(self, host: str) -> Dict[str, Any]:
         """Empties the database (``db flush HOST --yes --format json``); returns the JSON report."""
@@ -114,15 +119,15 @@ class Stagefix:
         argv = self._argv(["db", "flush"], self._options(), ["--yes", "--format", "json", "--", host])
         return self._run_json(argv)
 
-    def reset_mail(self, host: str, source: Optional[str] = None) -> str:
-        """Empties the site's mailbox (``mail reset``); returns the mark for ``wait_for_email(since=)``."""
-        _check_word("host", host)
-        argv = self._argv(["mail", "reset"], self._options(), _source(source), ["--format", "json", "--", host])
+    def reset_mail(self, host: Optional[str], source: Optional[str] = None) -> str:
+        """Empties the site's mailbox (``mail reset``); returns the mark for ``wait_for_email(since=)``.
+        ``host=None`` with ``source="maildir:DIR"``: a mailbox on this machine (``mail serve``'s)."""
+        argv = self._argv(["mail", "reset"], self._options(), _source(source), ["--format", "json"], _mailbox_host(host, source))
         return str(self._run_json(argv)["mark"])
 
     def wait_for_email(
         self,
-        host: str,
+        host: Optional[str],
         to: str,
         subject: Optional[str] = None,
         subject_regex: Optional[str] = None,
@@ -133,8 +138,8 @@ class Stagefix:
         timeout: Optional[float] = None,
     ) -> Email:
         """Waits for the site's email to ``to`` that arrived after the last reset (``mail wait``):
-        its headers, text, HTML and links. StagefixTimeout (75) names what arrived instead."""
-        _check_word("host", host)
+        its headers, text, HTML and links. StagefixTimeout (75) names what arrived instead.
+        ``host=None`` with ``source="maildir:DIR"`` reads a mailbox on this machine (``mail serve``'s)."""
         _check_word("to", to)
         options = ["--to", to]
         if subject is not None:
@@ -151,7 +156,7 @@ class Stagefix:
         if timeout is not None:
             base = [word for index, word in enumerate(base) if word != "--timeout" and (index == 0 or base[index - 1] != "--timeout")]
             base += ["--timeout", _seconds(float(timeout))]
-        argv = self._argv(["mail", "wait"], base, _source(source), options, ["--format", "json", "--", host])
+        argv = self._argv(["mail", "wait"], base, _source(source), options, ["--format", "json"], _mailbox_host(host, source))
         return Email.from_json(self._run_json(argv)["message"])
 
     def env_get(self, host: str, key: str) -> str:
@@ -400,6 +405,16 @@ class Email:
 
     def __repr__(self) -> str:
         return "Email(subject=%r, to=%r, links=%d)" % (self.subject, self.to, len(self.links))
+
+
+def _mailbox_host(host: Optional[str], source: Optional[str]) -> List[str]:
+    """``-- HOST``, or nothing for a mailbox on this machine (which needs a source)."""
+    if host is None:
+        if source is None:
+            raise ValueError("a mailbox on this machine (host=None) needs source='maildir:DIR'")
+        return []
+    _check_word("host", host)
+    return ["--", host]
 
 
 def _source(source: Optional[str]) -> List[str]:

@@ -1,6 +1,7 @@
-// The staging site's mailbox on the server, read over one SFTP session: a Maildir (what a capture
-// server or an MTA writes) or Django's file-backend folder (several messages per file, the last one
-// possibly half-written). Messages before the last reset never count; returned ones are consumed.
+// The staging site's mailbox: a Maildir (what a capture server or an MTA writes) or Django's
+// file-backend folder (several messages per file, the last one possibly half-written), on the host
+// over one SFTP session or on this machine. Messages before the last reset never count; returned
+// ones are consumed.
 import Crypto
 import Foundation
 import SSH
@@ -17,6 +18,17 @@ public enum MailSource: Sendable, Equatable, CustomStringConvertible {
             self = .djangoFiles(String(text.dropFirst(13)))
         } else {
             throw StagefixError.usage("mail source `\(text)` is not maildir:PATH or django-files:PATH")
+        }
+    }
+
+    /// The same source with a relative path made absolute against this machine's working folder.
+    public func resolvedLocally(from folder: String = FileManager.default.currentDirectoryPath) -> MailSource {
+        func absolute(_ path: String) -> String {
+            path.hasPrefix("/") || path.hasPrefix("~") ? path : folder + "/" + path
+        }
+        switch self {
+        case .maildir(let path): return .maildir(absolute(path))
+        case .djangoFiles(let path): return .djangoFiles(absolute(path))
         }
     }
 
@@ -46,21 +58,27 @@ public struct MailboxEntry: Sendable {
     public var message: MailMessage
 }
 
-public final class RemoteMailbox {
+public final class Mailbox {
     public let source: MailSource
-    private let sftp: SFTPClient
+    private let sftp: any MailboxFiles
     private let host: String
-    /// SFTP requests made so far (the budget while waiting is a few per second).
+    /// File requests made so far (over SFTP, the budget while waiting is a few per second).
     public private(set) var requests = 0
     private var fileCache: [String: (size: UInt64, mtime: UInt64, entries: [MailboxEntry], complete: Bool)] = [:]
 
     static let markFile = ".stagefix-mark"
     static let consumedFile = ".stagefix-consumed"
 
-    public init(session: SSHSession, source: MailSource, host: String, timeout: Double) throws {
+    /// On the host, over one SFTP session of `session`.
+    public convenience init(session: SSHSession, source: MailSource, host: String, timeout: Double) throws {
+        self.init(files: try SFTPClient(session: session, timeout: timeout), source: source, host: host)
+    }
+
+    /// `host` names where the files are in messages ("this machine" for local ones).
+    public init(files: any MailboxFiles, source: MailSource, host: String) {
         self.source = source
         self.host = host
-        sftp = try SFTPClient(session: session, timeout: timeout)
+        sftp = files
     }
 
     private var messageFolders: [String] {
@@ -165,7 +183,7 @@ public final class RemoteMailbox {
         case .djangoFiles:
             requests += 4
             let path = source.folder + "/" + Self.consumedFile
-            try sftp.append(path, contents: Array((entry.digest + "\n").utf8))
+            try sftp.append(path, contents: Array((entry.digest + "\n").utf8), newFileMode: 0o600)
         }
     }
 
