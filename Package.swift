@@ -2,6 +2,20 @@
 // stagefix: fixtures on a staging server over SSH (libssh2), never on production.
 import PackageDescription
 
+/// Release links on Linux, for a small resident set (scripts/rss/README.md): the Swift runtime and
+/// Foundation linked in (no symbol binding across a dozen shared libraries at start), relative
+/// relocations packed, and the functions a run executes laid out together
+/// (scripts/rss/hot-functions.order) so that it maps a few hundred KB of code, not megabytes.
+let packageDirectory = String(#filePath.dropLast("Package.swift".count))
+let releaseLinkFlags = [
+    "-static-stdlib", "-use-ld=lld",
+    // What modules compiled for the shared runtime do not name for a static link.
+    "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims", "-l_FoundationCollections", "-lswiftSynchronization",
+    "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+    "-Xlinker", "--symbol-ordering-file=\(packageDirectory)scripts/rss/hot-functions.order",
+    "-Xlinker", "--no-warn-symbol-ordering",
+]
+
 let package = Package(
     name: "stagefix",
     platforms: [.macOS(.v13)],
@@ -52,7 +66,8 @@ let package = Package(
                 "SSH",
                 "MailCapture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            linkerSettings: [.unsafeFlags(releaseLinkFlags, .when(platforms: [.linux], configuration: .release))]
         ),
         // A capturing SMTP server for functional tests: accepts every message, stores it in a Maildir.
         .target(

@@ -3,7 +3,7 @@ public enum ShellQuoting {
     /// `word` as one literal sh word: single quotes, with each `'` written as `'\''`.
     public static func quote(_ word: String) -> String {
         if !word.isEmpty, word.utf8.allSatisfy(isSafe) { return word }
-        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        return "'" + word.replacingEvery("'", with: "'\\''") + "'"
     }
 
     /// Words joined into one command line, each quoted.

@@ -43,7 +43,7 @@ struct PrivateKeyFileInfo {
                 info.publicBlob = [UInt8](blob)
             }
         }
-        if text.contains("BEGIN OPENSSH PRIVATE KEY") {
+        if text.containsBytes("BEGIN OPENSSH PRIVATE KEY") {
             let body = text.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
             if let data = Data(base64Encoded: body) {
                 var reader = WireReader(bytes: [UInt8](data))
@@ -60,10 +60,10 @@ struct PrivateKeyFileInfo {
                 }
             }
         } else {
-            info.isEncrypted = text.contains("ENCRYPTED")
-            if text.contains("BEGIN RSA PRIVATE KEY") { info.algorithm = info.algorithm ?? "ssh-rsa" }
-            if text.contains("BEGIN EC PRIVATE KEY") { info.algorithm = info.algorithm ?? "ecdsa-sha2" }
-            if text.contains("BEGIN DSA PRIVATE KEY") { info.algorithm = info.algorithm ?? "ssh-dss" }
+            info.isEncrypted = text.containsBytes("ENCRYPTED")
+            if text.containsBytes("BEGIN RSA PRIVATE KEY") { info.algorithm = info.algorithm ?? "ssh-rsa" }
+            if text.containsBytes("BEGIN EC PRIVATE KEY") { info.algorithm = info.algorithm ?? "ecdsa-sha2" }
+            if text.containsBytes("BEGIN DSA PRIVATE KEY") { info.algorithm = info.algorithm ?? "ssh-dss" }
         }
         return info
     }

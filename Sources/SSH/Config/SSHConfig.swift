@@ -115,7 +115,7 @@ public struct SSHConfig: Sendable {
 
     /// Splits a line into its lowercased keyword and arguments (`Key value`, `Key=value`, quotes).
     static func split(_ raw: String, at location: FileLocation) throws -> (String, [String])? {
-        let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let line = raw.trimmingWhitespaceAndNewlines()
         if line.isEmpty || line.hasPrefix("#") { return nil }
         var words: [String] = []
         var current = ""
@@ -235,10 +235,12 @@ public struct SSHConfig: Sendable {
         var resolved = ResolvedSSHHost(hostName: host.lowercased(), user: value("user") ?? localUser)
         let expand = { (text: String, hostName: String, user: String, port: Int) -> String in
             var result = text.hasPrefix("~/") ? homeDirectory + text.dropFirst(1) : text
-            for (token, replacement) in [("%%", "\u{0}"), ("%h", hostName), ("%d", homeDirectory), ("%u", localUser), ("%r", user), ("%p", String(port)), ("%n", host), ("%l", ProcessInfo.processInfo.hostName)] {
-                result = result.replacingOccurrences(of: token, with: replacement)
+            for (token, replacement) in [("%%", "\u{0}"), ("%h", hostName), ("%d", homeDirectory), ("%u", localUser), ("%r", user), ("%p", String(port)), ("%n", host)] {
+                result = result.replacingEvery(token, with: replacement)
             }
-            return result.replacingOccurrences(of: "\u{0}", with: "%")
+            // The local host name only when asked for (it is a system call each time).
+            if result.containsBytes("%l") { result = result.replacingEvery("%l", with: ProcessInfo.processInfo.hostName) }
+            return result.replacingEvery("\u{0}", with: "%")
         }
         if let hostName = value("hostname") { resolved.hostName = expand(hostName, host, resolved.user, 22) }
         if let port = try number("port") {

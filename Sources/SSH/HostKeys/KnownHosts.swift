@@ -43,7 +43,7 @@ enum KnownHostsParser {
         var entries: [KnownHostsEntry] = []
         var warnings: [String] = []
         for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
-            let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)  // also drops a CR
+            let line = rawLine.trimmingWhitespaceAndNewlines()  // also drops a CR
             if line.isEmpty || line.hasPrefix("#") { continue }
             var fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             var marker = KnownHostsEntry.Marker.none
@@ -132,7 +132,7 @@ public struct KnownHostsPolicy: HostKeyPolicy {
 enum KnownHostsWriter {
     /// Appends one line in a single write (O_APPEND), creating the file 0600 and its folder 0700.
     static func append(_ key: HostKey, for name: String, to path: String, hashed: Bool) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(atPath: PathText.deletingLastComponent(path), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var hostField = name
         if hashed {
             var generator = SystemRandomNumberGenerator()

@@ -125,8 +125,8 @@ public final class SFTPClient {
     /// libssh2 1.10's SFTP rename cannot overwrite, so the rename is `mv -f` on an exec channel.
     public func writeFileAtomically(_ path: String, contents: [UInt8], newFileMode: UInt32 = 0o600) throws {
         let existing = try attributes(of: path)
-        let directory = (path as NSString).deletingLastPathComponent
-        let name = (path as NSString).lastPathComponent
+        let directory = PathText.deletingLastComponent(path)
+        let name = PathText.lastComponent(path)
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         let temporary = (directory.isEmpty ? "" : directory + "/") + ".\(name).stagefix-\(suffix)"
         let flags = UInt(LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL)
@@ -144,7 +144,7 @@ public final class SFTPClient {
         let move = "mv -f -- \(ShellQuoting.quote(Self.wirePath(temporary))) \(ShellQuoting.quote(Self.wirePath(path)))"
         let result = try session.capture(move, timeout: timeout)
         guard result.exit.succeeded else {
-            let message = String(decoding: result.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let message = String(decoding: result.stderr, as: UTF8.self).trimmingWhitespaceAndNewlines()
             throw SSHError.remoteFile(path: path, reason: "cannot replace it: \(message.isEmpty ? result.exit.description : message)")
         }
         renamed = true

@@ -13,7 +13,7 @@ public enum HostConnector {
         }
         let environment = ProcessInfo.processInfo.environment
         let home = environment["HOME"] ?? NSHomeDirectory()
-        let localUser = environment["USER"] ?? environment["LOGNAME"] ?? NSUserName()
+        let localUser = environment["USER"] ?? environment["LOGNAME"] ?? LocalAccount.userName()
         let config = try SSHConfig.load(explicitPath: request.sshConfigPath, homeDirectory: home)
         var resolved = try config.resolve(host: destination.host, localUser: localUser, homeDirectory: home)
         if let user = destination.user { resolved.user = user }

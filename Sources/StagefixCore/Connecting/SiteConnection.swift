@@ -83,7 +83,7 @@ public final class SiteConnection {
         } catch StagefixError.configuration(let message) where message.contains("does not exist") {
             verdict = verdict.adding([GuardReason(.neutral, "identity", "no env file at \(layout.envFilePath ?? "-") to read the server's identity from")])
             // Reached under a name it does not know itself by: what sites does it host? (read-only listing)
-            let folder = (layout.projectPath as NSString).deletingLastPathComponent
+            let folder = PathText.deletingLastComponent(layout.projectPath)
             if !folder.isEmpty, let names = try SFTPClient(session: session, timeout: request.timeout).listDirectory(folder) {
                 verdict = verdict.adding(ProductionGuard.hostedSiteReasons(siteNames: names, folder: folder, productionHostNames: productionNames, rules: rules))
             }
@@ -112,7 +112,7 @@ public final class SiteConnection {
     /// Records a destructive command in the audit log (command text already free of secrets).
     public func audit(command: String, exitStatus: Int32) {
         let record = AuditRecord(
-            time: Date(), localUser: ProcessInfo.processInfo.environment["USER"] ?? NSUserName(), host: siteHost,
+            time: Date(), localUser: ProcessInfo.processInfo.environment["USER"] ?? LocalAccount.userName(), host: siteHost,
             address: site.session.address, hostKeyFingerprint: site.session.hostKey.fingerprint,
             command: site.redactor.redact(command), exitStatus: exitStatus, durationSeconds: started.milliseconds / 1000)
         do { try auditLog.append(record) } catch { StandardStreams.printError("stagefix: warning: \(error)") }

@@ -14,11 +14,13 @@ public struct Redactor: Sendable {
 
     public func redact(_ text: String) -> String {
         var result = text
-        for secret in secrets where result.contains(secret) {
-            result = result.replacingOccurrences(of: secret, with: Redactor.mask)
+        // Byte for byte: a secret is masked even where a combining mark follows it.
+        for secret in secrets where result.containsBytes(secret) {
+            result = result.replacingEvery(secret, with: Redactor.mask)
         }
         return result
     }
 }
 
 import Foundation
+import SSH

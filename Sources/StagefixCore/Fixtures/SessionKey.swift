@@ -27,7 +27,7 @@ public struct SessionKey: Sendable, Equatable, CustomStringConvertible {
     /// The key is the command's last non-empty stdout line; anything before it (warnings) is ignored.
     /// Throws with the output's tail when that line is not a key.
     public static func parse(commandOutput: String, email: String) throws -> SessionKey {
-        let lines = commandOutput.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let lines = commandOutput.split(whereSeparator: \.isNewline).map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
         if let last = lines.last, let key = SessionKey(last) { return key }
         let tail = lines.suffix(5).joined(separator: "\n")
         throw StagefixError.remoteCommandFailed(

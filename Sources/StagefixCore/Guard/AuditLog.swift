@@ -1,5 +1,6 @@
 // One JSON line per destructive command, appended so that concurrent runs never interleave.
 import Foundation
+import SSH
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,13 +28,19 @@ public struct AuditRecord: Sendable {
     }
 
     var jsonLine: String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return JSONOutput.encode([
-            "time": formatter.string(from: time), "user": localUser, "host": host, "address": address,
+            "time": Self.timestamp(time), "user": localUser, "host": host, "address": address,
             "host_key": hostKeyFingerprint, "command": command, "exit_status": Int(exitStatus),
             "duration_s": (durationSeconds * 1000).rounded() / 1000,
         ]) + "\n"
+    }
+
+    /// ISO 8601 in UTC with milliseconds, as ISO8601DateFormatter writes it.
+    static func timestamp(_ time: Date) -> String {
+        if let text = InternetDateTime.string(from: time) { return text }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: time)
     }
 }
 
@@ -51,7 +58,7 @@ public struct AuditLog: Sendable {
 
     /// Appends one record: O_APPEND plus an exclusive lock, and the whole line in one write.
     public func append(_ record: AuditRecord) throws {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = PathText.deletingLastComponent(path)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {

@@ -1,4 +1,5 @@
 // Gathers the guard's evidence phase by phase: names and role, address, host key, the server's identity.
+import SSH
 
 /// The guard's rules, from stagefix.yml (defaults when absent).
 public struct GuardRules: Sendable, Equatable {
@@ -111,7 +112,7 @@ public enum ProductionGuard {
         var reasons: [GuardReason] = []
         let askedFor = Set([typedHost.lowercased(), sshHostName.lowercased()])
         for (key, value) in identity {
-            let names = value.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let names = value.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
             for name in names {
                 if isProductionName(name, productionHostNames: productionHostNames, rules: rules) {
                     reasons.append(GuardReason(.production, "identity", "the server's \(key) names \(name), a production host"))

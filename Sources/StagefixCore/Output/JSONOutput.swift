@@ -4,6 +4,7 @@ import Foundation
 public enum JSONOutput {
     /// Encodes a JSON-compatible value (dictionaries, arrays, strings, numbers, bools, NSNull).
     public static func encode(_ value: Any) -> String {
+        if let text = JSONText.serialize(value, escapingSlashes: false) { return text }
         guard JSONSerialization.isValidJSONObject(value),
             let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return "{}" }

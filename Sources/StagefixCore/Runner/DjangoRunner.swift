@@ -223,7 +223,10 @@ public final class DjangoRunner {
     static func block(_ bytes: [UInt8]) -> [UInt8] { Array("\(bytes.count)\n".utf8) + bytes }
 
     static func jsonBytes(_ object: [String: Any]) -> [UInt8] {
-        Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
+        // The runner reads a dictionary: keys JSONSerialization would order with a collator (the env's)
+        // go in byte order instead.
+        if let text = JSONText.serialize(object, escapingSlashes: true, otherKeys: .byteOrder) { return Array(text.utf8) }
+        return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
     }
 
     private static func readAnswer(_ channel: InteractiveCommand, timeout: Double, during: String) throws -> [String: Any] {

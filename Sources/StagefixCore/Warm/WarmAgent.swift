@@ -82,7 +82,7 @@ public final class WarmAgent: @unchecked Sendable {
 
     /// Listens until idle for `idleSeconds`; returns after closing every connection.
     public func serve() throws {
-        let folder = (socketPath as NSString).deletingLastPathComponent
+        let folder = PathText.deletingLastComponent(socketPath)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var info = stat()
         guard lstat(folder, &info) == 0, info.st_uid == getuid(), info.st_mode & 0o077 == 0 else {
