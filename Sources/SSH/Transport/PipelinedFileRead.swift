@@ -1,6 +1,7 @@
-// Reads one small file over SFTP in four round trips instead of libssh2's six: the channel, the
-// subsystem, INIT with OPEN, then FSTAT with the READs; nothing waits for the CLOSE. Used for the
-// guard's env read, which every fixture pays for before anything else.
+// Reads one small file over SFTP in three round trips instead of libssh2's six: the channel, the
+// subsystem, then INIT with OPEN and a first batch of FSTAT and READs (under the handle OpenSSH's
+// sftp-server will give); nothing waits for the CLOSE. Used for the guard's env read, which every
+// fixture pays for before anything else.
 import CLibSSH2
 import Foundation
 
@@ -8,7 +9,12 @@ extension SSHSession {
     /// The whole file at `path` (`~/` is the login directory). Throws `.remoteFile(path, "no such
     /// file")` when it is missing, like `SFTPClient.readFile`, which it replaces on the hot path.
     public func readFilePipelined(_ path: String, maxBytes: Int = 1 << 20, timeout: Double) throws -> [UInt8] {
-        var transfer = try PipelinedFileRead(session: self, path: path, maxBytes: maxBytes, deadline: Deadline(secondsFromNow: timeout))
+        try readFilePipelined(path, maxBytes: maxBytes, timeout: timeout, handleGuess: PipelinedFileRead.openSSHFirstHandle)
+    }
+
+    /// The same, with the first batch of reads sent under `handleGuess` (tests try a wrong one).
+    package func readFilePipelined(_ path: String, maxBytes: Int = 1 << 20, timeout: Double, handleGuess: [UInt8]) throws -> [UInt8] {
+        var transfer = try PipelinedFileRead(session: self, path: path, maxBytes: maxBytes, deadline: Deadline(secondsFromNow: timeout), handleGuess: handleGuess)
         return try transfer.run()
     }
 }
@@ -38,13 +44,14 @@ enum SFTPPacket {
     static func string(_ bytes: [UInt8]) -> [UInt8] { bigEndian(UInt32(bytes.count)) + bytes }
 }
 
-private struct PipelinedFileRead {
+struct PipelinedFileRead {
     let session: SSHSession
     let path: String
     let maxBytes: Int
     let deadline: Deadline
+    let handleGuess: [UInt8]
     let waiter: SocketWaiter
-    private var channel: OpaquePointer?
+    private var channel: OpaquePointer? = nil
     private var incoming: [UInt8] = []
     private var scratch = [UInt8](repeating: 0, count: 32768)
 
@@ -53,11 +60,12 @@ private struct PipelinedFileRead {
     static let readsInFlight = 4
     static let openID: UInt32 = 1
 
-    init(session: SSHSession, path: String, maxBytes: Int, deadline: Deadline) throws {
+    init(session: SSHSession, path: String, maxBytes: Int, deadline: Deadline, handleGuess: [UInt8]) throws {
         self.session = session
         self.path = path
         self.maxBytes = maxBytes
         self.deadline = deadline
+        self.handleGuess = handleGuess
         waiter = session.makeWaiter()
     }
 
@@ -80,9 +88,16 @@ private struct PipelinedFileRead {
             started = libssh2_channel_process_startup(channel, "subsystem", 9, "sftp", 4)
         }
         let wirePath = Array(SFTPClient.wirePath(path).utf8)
+        // The first batch of reads travels with the OPEN, under the handle OpenSSH's sftp-server gives
+        // its first open file (its slot number, 0). It counts only if the OPEN's reply names that very
+        // handle; otherwise its replies are errors about a handle that does not exist, and are dropped.
+        var nextID = Self.openID + 1
+        let speculative = Self.batch(handle: handleGuess, firstID: nextID, from: 0)
+        nextID += speculative.requestCount
         try write(SFTPPacket.frame(SFTPPacket.initialise, SFTPPacket.bigEndian(UInt32(3)))
             + SFTPPacket.frame(SFTPPacket.open, SFTPPacket.bigEndian(Self.openID) + SFTPPacket.string(wirePath)
-                + SFTPPacket.bigEndian(SFTPPacket.readFlag) + SFTPPacket.bigEndian(UInt32(0))))
+                + SFTPPacket.bigEndian(SFTPPacket.readFlag) + SFTPPacket.bigEndian(UInt32(0)))
+            + speculative.bytes)
         // Asked before any wait: writing may already have read the reply into libssh2's queue, and
         // polling for it then would wait on a socket with nothing more to come.
         if started == LIBSSH2_ERROR_EAGAIN { started = libssh2_channel_process_startup(channel, "subsystem", 9, "sftp", 4) }
@@ -98,48 +113,33 @@ private struct PipelinedFileRead {
         let (versionType, _) = try nextPacket()
         guard versionType == SFTPPacket.version else { throw protocolError("expected VERSION, got packet type \(versionType)") }
         let fileHandle = try openedHandle()
+        var pending: Batch? = speculative
+        if fileHandle != handleGuess {
+            try discardReplies(to: speculative)
+            pending = nil
+        }
 
-        // Batches of reads travel with an FSTAT, so a short last chunk is known to be the end
+        // Each batch of reads travels with an FSTAT, so a short last chunk is known to be the end
         // without asking again; a typical .env is the first read of the first batch.
         var contents: [UInt8] = []
-        var nextID = Self.openID + 1
         while true {
-            let base = UInt64(contents.count)
-            let statID = nextID
-            var batch = SFTPPacket.frame(SFTPPacket.fstat, SFTPPacket.bigEndian(statID) + SFTPPacket.string(fileHandle))
-            var offsets: [UInt32: UInt64] = [:]
-            for index in 0..<Self.readsInFlight {
-                let id = statID + 1 + UInt32(index)
-                offsets[id] = base + UInt64(index) * UInt64(Self.chunk)
-                batch += SFTPPacket.frame(SFTPPacket.read, SFTPPacket.bigEndian(id) + SFTPPacket.string(fileHandle)
-                    + SFTPPacket.bigEndian(offsets[id]!) + SFTPPacket.bigEndian(Self.chunk))
+            let batch: Batch
+            if let first = pending {
+                batch = first
+                pending = nil
+            } else {
+                batch = Self.batch(handle: fileHandle, firstID: nextID, from: UInt64(contents.count))
+                nextID += batch.requestCount
+                try write(batch.bytes)
             }
-            nextID = statID + 1 + UInt32(Self.readsInFlight)
-            try write(batch)
-
-            var size: UInt64? = nil
-            var replies: [UInt64: [UInt8]?] = [:]  // nil: EOF at that offset
-            for _ in 0...Self.readsInFlight {
-                let (type, body) = try nextPacket()
-                var reader = SFTPReader(body)
-                guard let id = reader.uint32() else { throw protocolError("a reply without a request id") }
-                if id == statID {
-                    if type == SFTPPacket.attributes, let flags = reader.uint32(), flags & SFTPPacket.sizeFlag != 0 { size = reader.uint64() }
-                } else if let offset = offsets[id] {
-                    if type == SFTPPacket.data, let data = reader.string() {
-                        replies[offset] = data
-                    } else if type == SFTPPacket.status, reader.uint32() == SFTPPacket.statusEOF {
-                        replies[offset] = .some(nil)
-                    } else {
-                        throw protocolError("unexpected reply type \(type) to READ")
-                    }
-                } else {
-                    throw protocolError("a reply to a request never made")
-                }
+            let (size, replies, refused) = try receiveReplies(to: batch)
+            if refused {
+                // A server that ran the guessed batch before the OPEN refuses the handle: ask again.
+                guard batch.statID == speculative.statID else { throw protocolError("a READ refused for an open handle") }
+                continue
             }
             var finished = false
-            for index in 0..<Self.readsInFlight {
-                let offset = base + UInt64(index) * UInt64(Self.chunk)
+            for offset in batch.offsets {
                 guard case let .some(reply) = replies[offset], let data = reply else { finished = true; break }
                 contents += data
                 if data.count < Int(Self.chunk) {
@@ -155,6 +155,71 @@ private struct PipelinedFileRead {
         }
         try write(SFTPPacket.frame(SFTPPacket.close, SFTPPacket.bigEndian(nextID) + SFTPPacket.string(fileHandle)))
         return contents
+    }
+
+    /// One FSTAT and `readsInFlight` READs of consecutive chunks, sent together.
+    struct Batch {
+        let statID: UInt32
+        let readIDs: [UInt32]
+        let offsets: [UInt64]
+        let bytes: [UInt8]
+        var requestCount: UInt32 { UInt32(readIDs.count + 1) }
+    }
+
+    /// What OpenSSH's sftp-server calls its first open file: slot 0, as a big-endian UInt32.
+    static let openSSHFirstHandle: [UInt8] = [0, 0, 0, 0]
+
+    static func batch(handle: [UInt8], firstID: UInt32, from base: UInt64) -> Batch {
+        var bytes = SFTPPacket.frame(SFTPPacket.fstat, SFTPPacket.bigEndian(firstID) + SFTPPacket.string(handle))
+        var readIDs: [UInt32] = []
+        var offsets: [UInt64] = []
+        for index in 0..<readsInFlight {
+            let id = firstID + 1 + UInt32(index)
+            let offset = base + UInt64(index) * UInt64(chunk)
+            readIDs.append(id)
+            offsets.append(offset)
+            bytes += SFTPPacket.frame(SFTPPacket.read, SFTPPacket.bigEndian(id) + SFTPPacket.string(handle)
+                + SFTPPacket.bigEndian(offset) + SFTPPacket.bigEndian(chunk))
+        }
+        return Batch(statID: firstID, readIDs: readIDs, offsets: offsets, bytes: bytes)
+    }
+
+    /// The batch's replies: the file's size (from FSTAT), each offset's data (nil: EOF there), and
+    /// whether a READ was refused (an error STATUS other than EOF).
+    private mutating func receiveReplies(to batch: Batch) throws -> (size: UInt64?, replies: [UInt64: [UInt8]?], refused: Bool) {
+        var size: UInt64? = nil
+        var replies: [UInt64: [UInt8]?] = [:]
+        var refused = false
+        for _ in 0..<batch.requestCount {
+            let (type, body) = try nextPacket()
+            var reader = SFTPReader(body)
+            guard let id = reader.uint32() else { throw protocolError("a reply without a request id") }
+            if id == batch.statID {
+                if type == SFTPPacket.attributes, let flags = reader.uint32(), flags & SFTPPacket.sizeFlag != 0 { size = reader.uint64() }
+            } else if let index = batch.readIDs.firstIndex(of: id) {
+                if type == SFTPPacket.data, let data = reader.string() {
+                    replies[batch.offsets[index]] = data
+                } else if type == SFTPPacket.status {
+                    if reader.uint32() == SFTPPacket.statusEOF { replies[batch.offsets[index]] = .some(nil) } else { refused = true }
+                } else {
+                    throw protocolError("unexpected reply type \(type) to READ")
+                }
+            } else {
+                throw protocolError("a reply to a request never made")
+            }
+        }
+        return (size, replies, refused)
+    }
+
+    /// Reads past the replies to a batch sent under a wrong handle guess (each an error STATUS).
+    private mutating func discardReplies(to batch: Batch) throws {
+        for _ in 0..<batch.requestCount {
+            let (_, body) = try nextPacket()
+            var reader = SFTPReader(body)
+            guard let id = reader.uint32(), id == batch.statID || batch.readIDs.contains(id) else {
+                throw protocolError("a reply to a request never made")
+            }
+        }
     }
 
     /// The HANDLE for the OPEN, or the typed error for its STATUS.
