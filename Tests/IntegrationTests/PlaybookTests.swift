@@ -138,6 +138,38 @@ struct PlaybookTests {
         #expect(results.contains { $0.stderr.contains("waiting up to 60 s for the fixture lock on \(rig.host), held by") })
     }
 
+    /// A playbook that starts Django has its runner take and release the lock (no lock channel of its
+    /// own); that lock excludes a concurrent run as the shell's does, and `stagefix lock` sees it.
+    @Test func theDjangoRunnerTakesTheLockAndItSerialisesRunsLikeTheShellsLock() async throws {
+        let trace = "runner-lock-trace-\(UUID().uuidString.prefix(8))"
+        let book = try temporaryFile("flush-then-slow.yml", """
+            vars:
+              tag: x
+            steps:
+              - flush: {}
+              - exec: "echo start {{ tag }} >> \(trace); sleep 1; echo end {{ tag }} >> \(trace)"
+            """)
+        async let first = play([book, "--host", rig.host, "--var", "tag=A", "-v"])
+        async let second = play([book, "--host", rig.host, "--var", "tag=B", "-v"])
+        let results = try await [first, second]
+        #expect(results.map(\.status) == [0, 0], "\(results.map(\.stderr))")
+        let lines = try String(contentsOfFile: rig["RIG_HOME"] + "/" + trace, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines == ["start A", "end A", "start B", "end B"] || lines == ["start B", "end B", "start A", "end A"], "\(lines)")
+        for result in results {
+            #expect(result.stderr.contains("acquired by the Django runner"), "\(result.stderr)")
+            #expect(result.stderr.contains("released by the Django runner"), "\(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: rig["RIG_HOME"] + "/.stagefix/locks/\(rig.host).lock"), "the lock is released")
+
+        // A shell-taken lock (`stagefix lock`) holds off a runner-taken one, naming its holder.
+        async let holder = Stagefix.run(["lock", "-F", rig.sshConfig, rig.host, "--", "sleep", "3"])
+        try await Task.sleep(for: .milliseconds(1200))
+        let blocked = try await play([book, "--host", rig.host, "--lock-timeout", "0.5", "-v"])
+        #expect(blocked.status == 75, "\(blocked.stderr)")
+        #expect(blocked.stderr.contains("stagefix lock -- sleep 3"), "\(blocked.stderr)")
+        #expect(try await holder.status == 0)
+    }
+
     @Test func aHeldLockTimesOutWith75NamingTheHolderAndNestedRunsPassThrough() async throws {
         async let holder = Stagefix.run(["lock", "-F", rig.sshConfig, rig.host, "--", "sleep", "3"])
         try await Task.sleep(for: .milliseconds(1200))

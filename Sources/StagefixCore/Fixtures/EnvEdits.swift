@@ -118,6 +118,8 @@ extension StagingSite {
             let sftp = try SFTPClient(session: session, timeout: timeout)
             try sftp.writeFileAtomically(path, contents: Array(text.utf8), newFileMode: 0o600)
             cachedEnvironment = ServerEnvironment(path: path, text: text)
+            // A runner already started has the old values: the next Django step starts one with these.
+            closeRunner()
         }
         return EnvEditOutcome(path: path, changedKeys: changed, unchangedKeys: unchanged)
     }

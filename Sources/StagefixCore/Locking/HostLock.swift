@@ -54,6 +54,9 @@ public final class HostLock {
     /// Held by a parent stagefix (`stagefix lock HOST -- pytest` running `stagefix play`): not ours to release.
     public let isInherited: Bool
     private let session: SSHSession
+    /// When set, the site's Django runner (if running) takes and releases the lock: one request on a
+    /// channel that is open anyway, instead of a channel and an exec of its own.
+    private let site: StagingSite?
     private let timeout: Double
     private var lastHeartbeat = Date()
     private var trace: (@Sendable (String) -> Void)?
@@ -63,12 +66,13 @@ public final class HostLock {
     public static let tokensVariable = "STAGEFIX_LOCK_TOKENS"
     static let heartbeatInterval: TimeInterval = 10
 
-    private init(host: String, path: String, nonce: String, isInherited: Bool, session: SSHSession, timeout: Double) {
+    private init(host: String, path: String, nonce: String, isInherited: Bool, session: SSHSession, site: StagingSite?, timeout: Double) {
         self.host = host
         self.path = path
         self.nonce = nonce
         self.isInherited = isInherited
         self.session = session
+        self.site = site
         self.timeout = timeout
     }
 
@@ -82,8 +86,11 @@ public final class HostLock {
     }
 
     /// Takes the lock, waiting up to `waitSeconds` for another holder; 75 naming the holder when it does not come free.
+    /// With `runnerSite`, the site's Django runner (started here if it is not yet) takes and releases
+    /// it; only for a site whose runner sees the host's files (no `command_prefix` container).
     public static func acquire(
         session: SSHSession, host: String, command: String, waitSeconds: Double, commandTimeout: Double,
+        runnerSite: StagingSite? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment, trace: (@Sendable (String) -> Void)? = nil
     ) throws -> HostLock {
         let path = path(for: host)
@@ -104,22 +111,32 @@ public final class HostLock {
             """
         var announced = false
         while true {
-            let result = try session.capture(script, stdin: record, timeout: commandTimeout)
-            let output = String(decoding: result.stdout, as: UTF8.self)
-            if result.exit.succeeded {
-                trace?("fixture lock \(path) on \(host) acquired")
-                let lock = HostLock(host: host, path: path, nonce: me.nonce, isInherited: false, session: session, timeout: commandTimeout)
+            let heldOutput: String?
+            if let runnerSite {
+                heldOutput = try runnerSite.runner().takeLock(path: path, record: String(decoding: record, as: UTF8.self))
+            } else {
+                let result = try session.capture(script, stdin: record, timeout: commandTimeout)
+                let output = String(decoding: result.stdout, as: UTF8.self)
+                if result.exit.succeeded {
+                    heldOutput = nil
+                } else {
+                    guard result.exit.status == 1, output.hasPrefix("held ") else {
+                        let message = String(decoding: result.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                        throw StagefixError.configuration("cannot create the fixture lock \(path) on \(host): \(message.isEmpty ? result.exit.description : message)")
+                    }
+                    heldOutput = output
+                }
+            }
+            guard let heldOutput else {
+                trace?("fixture lock \(path) on \(host) acquired\(runnerSite == nil ? "" : " by the Django runner")")
+                let lock = HostLock(host: host, path: path, nonce: me.nonce, isInherited: false, session: session, site: runnerSite, timeout: commandTimeout)
                 lock.trace = trace
                 return lock
             }
-            guard result.exit.status == 1, output.hasPrefix("held ") else {
-                let message = String(decoding: result.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                throw StagefixError.configuration("cannot create the fixture lock \(path) on \(host): \(message.isEmpty ? result.exit.description : message)")
-            }
-            let (age, holder) = parseHeld(output)
+            let (age, holder) = parseHeld(heldOutput)
             if let holder, inherited[host] == holder.nonce {
                 trace?("fixture lock on \(host) is held by the stagefix that started this one")
-                return HostLock(host: host, path: path, nonce: holder.nonce, isInherited: true, session: session, timeout: commandTimeout)
+                return HostLock(host: host, path: path, nonce: holder.nonce, isInherited: true, session: session, site: nil, timeout: commandTimeout)
             }
             if let why = LockStaleness.reason(holder: holder, age: age, localMachine: localMachine, isAlive: isProcessAlive) {
                 StandardStreams.printError("stagefix: breaking the stale fixture lock on \(host): \(why)")
@@ -157,8 +174,13 @@ public final class HostLock {
     public func release() {
         guard !isInherited, !released else { return }
         released = true
-        let script = "grep -qF \(ShellQuoting.quote(nonce)) \(ShellQuoting.quote(path)) && rm -f \(ShellQuoting.quote(path))"
         let watch = Stopwatch()
+        // Through the runner while one is running (one round trip); else, or if it fails, a shell.
+        if let site, site.isRunnerAlive, (try? site.runner().releaseLock(path: path, nonce: nonce)) != nil {
+            trace?("fixture lock on \(host) released by the Django runner (\(String(format: "%.1f", watch.milliseconds)) ms)")
+            return
+        }
+        let script = "grep -qF \(ShellQuoting.quote(nonce)) \(ShellQuoting.quote(path)) && rm -f \(ShellQuoting.quote(path))"
         _ = try? session.capture(script, timeout: min(timeout, 10))
         trace?("fixture lock on \(host) released (\(String(format: "%.1f", watch.milliseconds)) ms)")
     }

@@ -60,6 +60,14 @@ public struct PlaybookStep: Sendable {
             }
         }
 
+        /// Done by the site's Django runner (which then also takes the fixture lock).
+        public var usesDjangoRunner: Bool {
+            switch self {
+            case .flush, .createSession: return true
+            default: return false
+            }
+        }
+
         public var changesHost: Bool {
             switch self {
             case .check, .httpGet: return false

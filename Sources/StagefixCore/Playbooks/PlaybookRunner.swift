@@ -105,9 +105,13 @@ public enum PlaybookRunner {
         var lock: HostLock?
         if playbook.changesHosts {
             do {
+                // A playbook that starts Django anyway has its runner take the lock (no channel of the
+                // lock's own); not for a containerised site, whose runner does not see the host's files.
+                let runnerTakesLock = plan.steps.contains { $0.step.action.usesDjangoRunner } && fixture.site.layout.commandPrefix == nil
                 lock = try HostLock.acquire(
                     session: fixture.site.session, host: fixture.siteHost, command: "stagefix play \(playbook.path)",
-                    waitSeconds: options.lockWaitSeconds, commandTimeout: request.timeout, trace: request.trace)
+                    waitSeconds: options.lockWaitSeconds, commandTimeout: request.timeout,
+                    runnerSite: runnerTakesLock ? fixture.site : nil, trace: request.trace)
             } catch {
                 return finish(error)
             }

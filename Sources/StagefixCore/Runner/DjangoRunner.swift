@@ -62,8 +62,6 @@ public final class DjangoRunner {
     }
 
     /// Starts the runner on `site` with `environment` (the env file's values, or none for sites whose
-    /// env lives in their container) and waits for Django to load.
-    /// Starts the runner on `site` with `environment` (the env file's values, or none for sites whose
     /// env lives in their container). Nothing waits for Django here: the first request travels with
     /// the start, and its answer follows Django's "ready" line (one round trip saved).
     static func start(site: StagingSite, environment: [(key: String, value: String)], identityKeys: [String], requireMarker: Bool, redactor: Redactor, trace: (@Sendable (String) -> Void)?) throws -> DjangoRunner {
@@ -146,6 +144,20 @@ public final class DjangoRunner {
 
     public func flush() throws {
         _ = try request(["op": "flush"], during: "flush on \(host)")
+    }
+
+    /// Creates the fixture lock file (O_EXCL) with `record`; nil when taken, else what the shell
+    /// version prints about the holder: `held NOW MTIME`, then the lock file's text.
+    func takeLock(path: String, record: String) throws -> String? {
+        let result = try request(["op": "lock_acquire", "path": path, "record": record], during: "taking the fixture lock on \(host)")
+        if result["acquired"] as? Bool == true { return nil }
+        let held = result["held"] as? [String: Any] ?? [:]
+        return "held \(held["now"] as? Int ?? 0) \(held["mtime"] as? Int ?? 0)\n" + (held["record"] as? String ?? "")
+    }
+
+    /// Removes the fixture lock if it still names `nonce`; whether it did.
+    func releaseLock(path: String, nonce: String) throws -> Bool {
+        try request(["op": "lock_release", "path": path, "nonce": nonce], during: "releasing the fixture lock on \(host)")["released"] as? Bool ?? false
     }
 
     public func createSessions(_ emails: [EmailAddress], options: SessionRequestOptions) throws -> [SessionKey] {

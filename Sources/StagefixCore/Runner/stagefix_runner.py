@@ -8,6 +8,7 @@ import json
 import os
 import re
 import sys
+import time
 import traceback
 
 # The protocol owns the original stdout; anything else printing (settings, commands, warnings) goes to stderr.
@@ -245,6 +246,42 @@ def site_signature(paths):
     return "\n".join(parts)
 
 
+def lock_path(path):
+    """The fixture lock's path, relative to the login directory (as the shell's is)."""
+    return path if os.path.isabs(path) else os.path.join(os.path.expanduser("~"), path)
+
+
+def lock_acquire(path, record):
+    """The shell's `set -C; cat >LOCK` (O_EXCL), or what holds it: the server's clock, the lock's
+    mtime (its last heartbeat) and its text, as the shell version reports them."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        try:
+            mtime = int(os.stat(path).st_mtime)
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+        except OSError:
+            mtime, text = 0, ""
+        return {"held": {"now": int(time.time()), "mtime": mtime, "record": text}}
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(record)
+    return {"acquired": True}
+
+
+def lock_release(path, nonce):
+    """Removes the lock only while it still names our nonce (someone may have broken and retaken it)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            ours = nonce in handle.read()
+    except FileNotFoundError:
+        return {"released": False}
+    if ours:
+        os.unlink(path)
+    return {"released": ours}
+
+
 def serve(request, context):
     expected = request.get("expect_signature")
     if expected is not None and expected != site_signature(context["watch"]):
@@ -291,6 +328,10 @@ def serve(request, context):
         check_marker(context["require_marker"])
         out, err = captured_call(*request["args"])
         return {"stdout": out, "stderr": err}
+    if op == "lock_acquire":
+        return lock_acquire(lock_path(request["path"]), request["record"])
+    if op == "lock_release":
+        return lock_release(lock_path(request["path"]), request["nonce"])
     if op == "mark":
         return {"marker": write_marker(request["role"])}
     if op == "marker":
