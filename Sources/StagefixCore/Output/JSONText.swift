@@ -81,7 +81,11 @@ enum JSONText {
         private func sortedKeys(_ dictionary: [String: Any]) throws -> [String] {
             let keys = dictionary.keys.map { Array($0.utf8) }
             if keys.allSatisfy(JSONKeyOrder.isSimple) {
-                return keys.sorted { JSONKeyOrder.compare($0, $1) < 0 }.map { String(decoding: $0, as: UTF8.self) }
+                let sorted = keys.sorted { (JSONKeyOrder.compare($0, $1) ?? 0) < 0 }
+                // Keys this model cannot order (they differ only in case) are left to the collator.
+                if zip(sorted, sorted.dropFirst()).allSatisfy({ JSONKeyOrder.compare($0, $1) != nil }) {
+                    return sorted.map { String(decoding: $0, as: UTF8.self) }
+                }
             }
             switch otherKeys {
             case .unsupported: throw Unsupported()
@@ -123,12 +127,13 @@ enum JSONText {
 private protocol OptionalValue {}
 extension Optional: OptionalValue {}
 
-/// The order JSONSerialization's `.sortedKeys` gives keys made of lowercase ASCII letters, digits and
-/// `_`: CFStringCompare with `.numeric`, `.caseInsensitive` and `.forcedOrdering` in the root locale.
+/// The order JSONSerialization's `.sortedKeys` gives keys made of ASCII letters, digits and `_`:
+/// CFStringCompare with `.numeric`, `.caseInsensitive` and `.forcedOrdering` in the root locale.
 /// Runs of digits compare by value, equal values with fewer digits first when nothing else differs;
-/// otherwise the first difference decides, with the root collation's order `_` < digits < letters.
+/// otherwise the first difference decides, letters without regard to case, with the root
+/// collation's order `_` < digits < letters. Keys that differ only in case are not modelled (nil).
 enum JSONKeyOrder {
-    /// Lowercase letters, digits and `_`, with no run of more than 19 digits (longer runs overflow
+    /// ASCII letters, digits and `_`, with no run of more than 19 digits (longer runs overflow
     /// CoreFoundation's UInt64, and the collator then sees digits this model does not).
     static func isSimple(_ key: [UInt8]) -> Bool {
         var digits = 0
@@ -138,17 +143,19 @@ enum JSONKeyOrder {
                 if digits > 19 { return false }
             } else {
                 digits = 0
-                guard (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || byte == UInt8(ascii: "_") else { return false }
+                guard isLetter(byte) || byte == UInt8(ascii: "_") else { return false }
             }
         }
         return true
     }
 
-    /// -1, 0 or 1, for two simple keys (runs of at most 19 digits cannot overflow).
-    static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    /// -1, 0 or 1, for two simple keys (runs of at most 19 digits cannot overflow); nil when the
+    /// order would hinge on case alone (`a` and `A`), which the collator's forced ordering decides.
+    static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int? {
         var i = 0
         var j = 0
         var forced = 0
+        var caseDiffers = false
         while i < a.count && j < b.count {
             if isDigit(a[i]) && isDigit(b[j]) {
                 let start1 = i
@@ -161,13 +168,18 @@ enum JSONKeyOrder {
                 if forced == 0 && (i - start1) != (j - start2) { forced = (i - start1) < (j - start2) ? -1 : 1 }
                 continue
             }
-            if a[i] != b[j] { return rank(a[i]) < rank(b[j]) ? -1 : 1 }
+            if rank(a[i]) != rank(b[j]) { return rank(a[i]) < rank(b[j]) ? -1 : 1 }
+            if a[i] != b[j] { caseDiffers = true }
             i += 1
             j += 1
         }
         if i < a.count { return 1 }
         if j < b.count { return -1 }
-        return forced
+        return caseDiffers ? nil : forced
+    }
+
+    private static func isLetter(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
@@ -175,7 +187,7 @@ enum JSONKeyOrder {
     private static func rank(_ byte: UInt8) -> Int {
         if byte == UInt8(ascii: "_") { return 0 }
         if isDigit(byte) { return 1 }
-        return 2 + Int(byte)
+        return 2 + Int(byte | 0x20)  // letters without regard to case
     }
 }
 
