@@ -79,39 +79,34 @@ extension StringProtocol {
     }
 }
 
-/// NSString path helpers.
+/// NSString path helpers, on UTF-8 bytes: a `/` is a separator even where a combining mark follows it.
 package enum PathText {
-    /// `(path as NSString).deletingLastPathComponent`.
+    /// `(path as NSString).deletingLastPathComponent`, except that `//` gives `/` (NSString: "").
     package static func deletingLastComponent(_ path: String) -> String {
         let fixed = fixingSlashes(path)
-        if fixed == "/" { return fixed }
-        guard let slash = fixed.lastIndex(of: "/") else { return "" }
-        if slash == fixed.startIndex { return "/" }
-        return String(fixed[..<slash])
+        if fixed == [slash] { return "/" }
+        guard let last = fixed.lastIndex(of: slash) else { return "" }
+        if last == 0 { return "/" }
+        return String(decoding: fixed[..<last], as: UTF8.self)
     }
 
     /// `(path as NSString).lastPathComponent`.
     package static func lastComponent(_ path: String) -> String {
         let fixed = fixingSlashes(path)
-        if fixed == "/" { return fixed }
-        guard let slash = fixed.lastIndex(of: "/") else { return fixed }
-        return String(fixed[fixed.index(after: slash)...])
+        if fixed == [slash] { return "/" }
+        guard let last = fixed.lastIndex(of: slash) else { return String(decoding: fixed, as: UTF8.self) }
+        return String(decoding: fixed[(last + 1)...], as: UTF8.self)
     }
 
+    private static let slash = UInt8(ascii: "/")
+
     /// Runs of `/` collapsed to one, and a trailing `/` dropped (but `/` itself kept).
-    private static func fixingSlashes(_ path: String) -> String {
-        var result = ""
-        var previousWasSlash = false
-        for character in path {
-            if character == "/" {
-                if previousWasSlash { continue }
-                previousWasSlash = true
-            } else {
-                previousWasSlash = false
-            }
-            result.append(character)
+    private static func fixingSlashes(_ path: String) -> [UInt8] {
+        var result: [UInt8] = []
+        for byte in path.utf8 where !(byte == slash && result.last == slash) {
+            result.append(byte)
         }
-        if result.count > 1, result.hasSuffix("/") { result.removeLast() }
+        if result.count > 1, result.last == slash { result.removeLast() }
         return result
     }
 }

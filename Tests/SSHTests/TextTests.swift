@@ -70,6 +70,7 @@ struct TextTests {
         ("/a", "/", "a"), ("/a/", "/", "a"), ("a//b//", "a", "b"), ("known_hosts", "", "known_hosts"),
         ("sites/x/.env", "sites/x", ".env"), ("/tmp/x/state/audit.jsonl", "/tmp/x/state", "audit.jsonl"),
         ("~/.ssh/known_hosts", "~/.ssh", "known_hosts"), ("./a", ".", "a"), ("../b.c", "..", "b.c"),
+        ("a/\u{301}b", "a", "\u{301}b"), ("é/ü/\u{301}", "é/ü", "\u{301}"),
     ])
     func pathComponents(path: String, parent: String, last: String) {
         #expect(PathText.deletingLastComponent(path) == parent)

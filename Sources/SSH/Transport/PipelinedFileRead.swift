@@ -9,13 +9,15 @@ extension SSHSession {
     /// The whole file at `path` (`~/` is the login directory). Throws `.remoteFile(path, "no such
     /// file")` when it is missing, like `SFTPClient.readFile`, which it replaces on the hot path.
     public func readFilePipelined(_ path: String, maxBytes: Int = 1 << 20, timeout: Double) throws -> [UInt8] {
-        try readFilePipelined(path, maxBytes: maxBytes, timeout: timeout, handleGuess: PipelinedFileRead.openSSHFirstHandle)
+        try readFilePipelined(path, maxBytes: maxBytes, timeout: timeout, handleGuess: PipelinedFileRead.openSSHFirstHandle).contents
     }
 
-    /// The same, with the first batch of reads sent under `handleGuess` (tests try a wrong one).
-    package func readFilePipelined(_ path: String, maxBytes: Int = 1 << 20, timeout: Double, handleGuess: [UInt8]) throws -> [UInt8] {
+    /// The same, with the first batch of reads sent under `handleGuess` (tests try a wrong one), and
+    /// how many batches of reads it sent (the guessed one included: a right guess saves one).
+    package func readFilePipelined(_ path: String, maxBytes: Int = 1 << 20, timeout: Double, handleGuess: [UInt8]) throws -> (contents: [UInt8], batches: Int) {
         var transfer = try PipelinedFileRead(session: self, path: path, maxBytes: maxBytes, deadline: Deadline(secondsFromNow: timeout), handleGuess: handleGuess)
-        return try transfer.run()
+        let contents = try transfer.run()
+        return (contents, transfer.batchesSent)
     }
 }
 
@@ -52,6 +54,8 @@ struct PipelinedFileRead {
     let handleGuess: [UInt8]
     let waiter: SocketWaiter
     private var channel: OpaquePointer? = nil
+    /// Batches of FSTAT and READs sent, the guessed one included.
+    private(set) var batchesSent = 0
     private var incoming: [UInt8] = []
     private var scratch = [UInt8](repeating: 0, count: 32768)
 
@@ -98,6 +102,7 @@ struct PipelinedFileRead {
             + SFTPPacket.frame(SFTPPacket.open, SFTPPacket.bigEndian(Self.openID) + SFTPPacket.string(wirePath)
                 + SFTPPacket.bigEndian(SFTPPacket.readFlag) + SFTPPacket.bigEndian(UInt32(0)))
             + speculative.bytes)
+        batchesSent = 1
         // Asked before any wait: writing may already have read the reply into libssh2's queue, and
         // polling for it then would wait on a socket with nothing more to come.
         if started == LIBSSH2_ERROR_EAGAIN { started = libssh2_channel_process_startup(channel, "subsystem", 9, "sftp", 4) }
@@ -112,10 +117,11 @@ struct PipelinedFileRead {
 
         let (versionType, _) = try nextPacket()
         guard versionType == SFTPPacket.version else { throw protocolError("expected VERSION, got packet type \(versionType)") }
-        let fileHandle = try openedHandle()
+        let (fileHandle, early) = try openedHandle(speculative: speculative)
         var pending: Batch? = speculative
-        if fileHandle != handleGuess {
-            try discardReplies(to: speculative)
+        if fileHandle != handleGuess || early > 0 {
+            // A wrong guess, or replies to the guess that came before the OPEN's: not to be trusted.
+            try discardReplies(to: speculative, count: Int(speculative.requestCount) - early)
             pending = nil
         }
 
@@ -123,6 +129,8 @@ struct PipelinedFileRead {
         // without asking again; a typical .env is the first read of the first batch.
         var contents: [UInt8] = []
         while true {
+            if deadline.hasPassed { throw SSHError.timedOut(during: during, seconds: deadline.seconds) }
+            let before = contents.count
             let batch: Batch
             if let first = pending {
                 batch = first
@@ -131,6 +139,7 @@ struct PipelinedFileRead {
                 batch = Self.batch(handle: fileHandle, firstID: nextID, from: UInt64(contents.count))
                 nextID += batch.requestCount
                 try write(batch.bytes)
+                batchesSent += 1
             }
             let (size, replies, refused) = try receiveReplies(to: batch)
             if refused {
@@ -152,6 +161,7 @@ struct PipelinedFileRead {
                 throw SSHError.remoteFile(path: path, reason: "larger than \(maxBytes) bytes; refusing to read it whole")
             }
             if finished { break }
+            if contents.count == before { throw protocolError("READs that returned no data short of the file's end") }
         }
         try write(SFTPPacket.frame(SFTPPacket.close, SFTPPacket.bigEndian(nextID) + SFTPPacket.string(fileHandle)))
         return contents
@@ -190,10 +200,12 @@ struct PipelinedFileRead {
         var size: UInt64? = nil
         var replies: [UInt64: [UInt8]?] = [:]
         var refused = false
+        var answered = Set<UInt32>()
         for _ in 0..<batch.requestCount {
             let (type, body) = try nextPacket()
             var reader = SFTPReader(body)
             guard let id = reader.uint32() else { throw protocolError("a reply without a request id") }
+            guard answered.insert(id).inserted else { throw protocolError("two replies to request \(id)") }
             if id == batch.statID {
                 if type == SFTPPacket.attributes, let flags = reader.uint32(), flags & SFTPPacket.sizeFlag != 0 { size = reader.uint64() }
             } else if let index = batch.readIDs.firstIndex(of: id) {
@@ -211,9 +223,9 @@ struct PipelinedFileRead {
         return (size, replies, refused)
     }
 
-    /// Reads past the replies to a batch sent under a wrong handle guess (each an error STATUS).
-    private mutating func discardReplies(to batch: Batch) throws {
-        for _ in 0..<batch.requestCount {
+    /// Reads past the (remaining) replies to a batch whose guessed handle is not to be used.
+    private mutating func discardReplies(to batch: Batch, count: Int) throws {
+        for _ in 0..<max(0, count) {
             let (_, body) = try nextPacket()
             var reader = SFTPReader(body)
             guard let id = reader.uint32(), id == batch.statID || batch.readIDs.contains(id) else {
@@ -222,12 +234,24 @@ struct PipelinedFileRead {
         }
     }
 
-    /// The HANDLE for the OPEN, or the typed error for its STATUS.
-    private mutating func openedHandle() throws -> [UInt8] {
-        let (type, body) = try nextPacket()
-        var reader = SFTPReader(body)
-        guard reader.uint32() == Self.openID else { throw protocolError("a reply to a request never made") }
-        if type == SFTPPacket.handle, let handle = reader.string() { return handle }
+    /// The HANDLE for the OPEN (and how many replies to the guessed batch came before it: a server
+    /// may answer out of order), or the typed error for its STATUS.
+    private mutating func openedHandle(speculative: Batch) throws -> (handle: [UInt8], early: Int) {
+        var early = 0
+        var type: UInt8
+        var reader: SFTPReader
+        while true {
+            let (packetType, body) = try nextPacket()
+            type = packetType
+            reader = SFTPReader(body)
+            let id = reader.uint32()
+            if id == Self.openID { break }
+            guard let id, id == speculative.statID || speculative.readIDs.contains(id), early < Int(speculative.requestCount) else {
+                throw protocolError("a reply to a request never made")
+            }
+            early += 1
+        }
+        if type == SFTPPacket.handle, let handle = reader.string() { return (handle, early) }
         guard type == SFTPPacket.status, let code = reader.uint32() else { throw protocolError("unexpected reply type \(type) to OPEN") }
         switch code {
         case SFTPPacket.statusNoSuchFile: throw SSHError.remoteFile(path: path, reason: "no such file")

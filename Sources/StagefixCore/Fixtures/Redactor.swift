@@ -1,4 +1,5 @@
 // Masks env values wherever they would otherwise be shown: stderr tails, traces, error messages.
+import SSH
 
 public struct Redactor: Sendable {
     public static let mask = "******"
@@ -7,20 +8,21 @@ public struct Redactor: Sendable {
     /// Every value of the env file is treated as secret here: an error tail never needs one.
     /// Very short values (`1`, `y`) are left alone: masking them would garble every message.
     public init(values: some Sequence<String>) {
-        secrets = Set(values.filter { $0.count >= 4 }).sorted { $0.count > $1.count }
+        // Longest first, in bytes (what the first pass matches), so a secret inside a longer one never
+        // masks part of it and leaves the rest showing.
+        secrets = Set(values.filter { $0.count >= 4 }).sorted { ($0.utf8.count, $0) > ($1.utf8.count, $1) }
     }
 
     public static let none = Redactor(values: [])
 
     public func redact(_ text: String) -> String {
         var result = text
-        // Byte for byte: a secret is masked even where a combining mark follows it.
-        for secret in secrets where result.containsBytes(secret) {
-            result = result.replacingEvery(secret, with: Redactor.mask)
+        for secret in secrets {
+            // Byte for byte: a secret is masked even where a combining mark follows it...
+            if result.containsBytes(secret) { result = result.replacingEvery(secret, with: Redactor.mask) }
+            // ...and as characters: the same text in another Unicode normalisation (é as e + U+0301).
+            result = result.replacing(secret, with: Redactor.mask)
         }
         return result
     }
 }
-
-import Foundation
-import SSH

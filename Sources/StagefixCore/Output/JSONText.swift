@@ -192,7 +192,8 @@ enum JSONKeyOrder {
 }
 
 /// `ISO8601DateFormatter` with `[.withInternetDateTime, .withFractionalSeconds]` (UTC, milliseconds),
-/// computed as its ICU calendar does; nil outside years 1 to 9999.
+/// computed as its ICU calendar does; nil before the Gregorian calendar's start (1582-10-15, where
+/// ICU switches to the Julian calendar) and after year 9999.
 enum InternetDateTime {
     static func string(from date: Date) -> String? {
         // CoreFoundation's UDate, milliseconds since 1970 plus a half (it rounds); ICU takes the floor.
@@ -200,7 +201,7 @@ enum InternetDateTime {
         guard udate.isFinite else { return nil }
         let days = (udate / 86_400_000.0).rounded(.down)
         let millisecondsInDay = Int(udate - days * 86_400_000.0)
-        guard abs(days) < 4_000_000, (0..<86_400_000).contains(millisecondsInDay) else { return nil }
+        guard days >= -141_427, days < 4_000_000, (0..<86_400_000).contains(millisecondsInDay) else { return nil }
         let (year, month, day) = civil(fromDays: Int(days))
         guard (1...9999).contains(year) else { return nil }
         let hour = millisecondsInDay / 3_600_000

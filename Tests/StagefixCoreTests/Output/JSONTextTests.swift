@@ -108,7 +108,10 @@ struct JSONTextTests {
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         var random = Random(state: 9)
         var dates = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 0.9995), Date(timeIntervalSince1970: -0.0005),
-                     Date(timeIntervalSince1970: 951_782_400), Date(timeIntervalSince1970: 253_402_300_799.999), Date()]
+                     Date(timeIntervalSince1970: 951_782_400), Date(timeIntervalSince1970: 253_402_300_799.999), Date(),
+                     // Around the Gregorian calendar's start (ICU is Julian before it), and well before.
+                     Date(timeIntervalSince1970: -12_219_292_800), Date(timeIntervalSince1970: -12_219_292_800.001),
+                     Date(timeIntervalSince1970: -12_219_379_200), Date(timeIntervalSince1970: -30_000_000_000)]
         for _ in 0..<20000 {
             let seconds = Double(random.below(4_000_000_000)) - 500_000_000 + Double(random.below(1_000_000)) / 1_000_000
             dates.append(Date(timeIntervalSince1970: seconds))
