@@ -1,25 +1,14 @@
 // The Foundation-free text helpers against the Foundation methods they replace.
 import Foundation
 @testable import SSH
+import PropertyBased
 import Testing
 
 struct TextTests {
-    /// A small deterministic generator (xorshift64*), so that a failure reproduces.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state ^= state >> 12; state ^= state << 25; state ^= state >> 27
-            return state &* 2_685_821_657_736_338_717
-        }
-        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-        mutating func element<T>(_ items: [T]) -> T { items[below(items.count)] }
-    }
-
-    /// Text that mixes ASCII, whitespace of every kind, and other scalars (not combining marks,
-    /// where Foundation's grapheme-aware search differs on purpose: see Text.swift).
-    static func words(_ alphabet: [String], count: Int, seed: UInt64) -> [String] {
-        var random = Random(state: seed)
-        return (0..<count).map { _ in (0..<random.below(12)).map { _ in random.element(alphabet) }.joined() }
+    /// Text of 0 to 11 pieces from `alphabet`: ASCII, whitespace of every kind and other scalars (not
+    /// combining marks, where Foundation's grapheme-aware search differs on purpose: see Text.swift).
+    static func words(_ alphabet: [String]) -> Generator<String, some SendableSequenceType> {
+        Gen<String?>.element(of: alphabet).array(of: 0...11).map { pieces in pieces.compactMap { $0 }.joined() }
     }
 
     static let whitespaceScalars = (0...0x3000).compactMap(Unicode.Scalar.init).filter {
@@ -34,9 +23,9 @@ struct TextTests {
         }
     }
 
-    @Test func trimmingMatchesFoundation() {
+    @Test func trimmingMatchesFoundation() async {
         let alphabet = ["a", "b", "#", "=", "\"", "é", "💥", "中"] + Self.whitespaceScalars.map { String($0) }
-        for text in Self.words(alphabet, count: 5000, seed: 1) {
+        await propertyCheck(count: 5000, input: Self.words(alphabet)) { text in
             #expect(text.trimmingWhitespace() == text.trimmingCharacters(in: .whitespaces), "\(text.debugDescription)")
             #expect(text.trimmingWhitespaceAndNewlines() == text.trimmingCharacters(in: .whitespacesAndNewlines), "\(text.debugDescription)")
             let sub = text.dropFirst(text.isEmpty ? 0 : 1)
@@ -44,10 +33,10 @@ struct TextTests {
         }
     }
 
-    @Test func replacingAndContainingMatchFoundation() {
+    @Test func replacingAndContainingMatchFoundation() async {
         let alphabet = ["%", "h", "%h", "%%", "'", "a", "\u{0}", "é", "💥", " ", "\n", "ab"]
         let targets = ["%h", "%%", "'", "\u{0}", "a", "ab", "%l", "é", "aa"]
-        for text in Self.words(alphabet, count: 5000, seed: 2) {
+        await propertyCheck(count: 5000, input: Self.words(alphabet)) { text in
             for target in targets {
                 #expect(text.replacingEvery(target, with: "<\(target.count)>") == text.replacingOccurrences(of: target, with: "<\(target.count)>"), "\(text.debugDescription) \(target.debugDescription)")
                 #expect(text.containsBytes(target) == text.contains(target), "\(text.debugDescription) \(target.debugDescription)")

@@ -17,11 +17,13 @@ public struct Redactor: Sendable {
 
     public func redact(_ text: String) -> String {
         var result = text
+        // Only text with non-ASCII in it can hold a secret in another Unicode form.
+        let mayHoldOtherForms = text.utf8.contains { $0 >= 0x80 }
         for secret in secrets {
             // Byte for byte: a secret is masked even where a combining mark follows it...
             if result.containsBytes(secret) { result = result.replacingEvery(secret, with: Redactor.mask) }
-            // ...and as characters: the same text in another Unicode normalisation (é as e + U+0301).
-            result = result.replacing(secret, with: Redactor.mask)
+            // ...and as characters: the same text in another normalisation (é as e + U+0301).
+            if mayHoldOtherForms { result = result.replacing(secret, with: Redactor.mask) }
         }
         return result
     }

@@ -22,6 +22,7 @@ struct RedactorTests {
     @Test func unicodeFormsAndCombiningMarksDoNotHideASecret() {
         let redactor = Redactor(values: ["café-secret"])  // precomposed é
         #expect(redactor.redact("cafe\u{301}-secret") == "******")
+        #expect(Redactor(values: ["KEY-secret"]).redact("\u{212A}EY-secret") == "******")  // KELVIN SIGN is K
         #expect(Redactor(values: ["tail'"]).redact("tail'\u{301}") == "******\u{301}")
     }
 
