@@ -226,6 +226,14 @@ struct DatabaseMarkerTests {
             #expect(result.status == 77, "\(arguments[0]) \(arguments[1]): \(result.status) \(result.stderr)")
             #expect((result.stderr + result.stdout).contains("marked production"), "\(result.stderr)")
         }
+        // The playbook form of the per-test fixture (flush and create_session go as one request): the
+        // flush is the step refused, and the sessions never run.
+        let fixture = try await Stagefix.run(["play", Rig.packageRoot + "/playbooks/fresh-login.yml", "-F", mirror.sshConfig, "--host", name,
+                                              "--var", "users=intruder@example.com", "--format", "json"])
+        #expect(fixture.status == 77, "\(fixture.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(fixture.stdout.utf8)) as? [String: Any]
+        let steps = ((report?["hosts"] as? [[String: Any]])?.first?["steps"] as? [[String: Any]]) ?? []
+        #expect(steps.map { $0["status"] as? String } == ["failed", "skipped"], "\(fixture.stdout)")
         let page = try fetchPage(production, path: "whoami/", sessionKey: production["RIG_CANARY_KEY"])
         #expect(page.contains("logged in as \(production["RIG_CANARY_EMAIL"])"), "the production canary survives")
     }

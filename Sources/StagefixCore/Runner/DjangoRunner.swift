@@ -118,8 +118,12 @@ public final class DjangoRunner {
     /// The site changed under a warm runner; nothing of the request ran.
     public struct SiteChanged: Error {}
 
+    /// Which step of the last failed `steps` request failed (nil: not a steps request, or no step ran).
+    private var failedStep: Int?
+
     /// One request, one answer; an error answer becomes the matching StagefixError.
     func request(_ body: [String: Any], during: String) throws -> [String: Any] {
+        failedStep = nil
         let watch = Stopwatch()
         defer { trace?("\(during): \(String(format: "%.1f", watch.milliseconds)) ms") }
         var body = body
@@ -136,6 +140,7 @@ public final class DjangoRunner {
             throw StagefixError.remoteCommandFailed(command: during, exit: early.exit, stderrTail: redactor.redact(stderr.lastLines(8)))
         }
         guard answer["ok"] as? Bool == true, let result = answer["result"] as? [String: Any] else {
+            failedStep = (answer["error"] as? [String: Any])?["step"] as? Int
             if (answer["error"] as? [String: Any])?["kind"] as? String == "stale" { throw SiteChanged() }
             throw Self.error(from: answer, stderrTail: redactor.redact(stderr.lastLines(8)), host: host, redactor: redactor)
         }
@@ -174,6 +179,35 @@ public final class DjangoRunner {
             throw StagefixError.remoteCommandFailed(command: "flush and create sessions", exit: RemoteExit(status: 1), stderrTail: "the runner answered something other than two results")
         }
         return try sessionKeys(from: results[1], emails: emails)
+    }
+
+    /// A `steps` request that failed: the step (0-based) and its error.
+    public struct StepFailure: Error {
+        public let step: Int
+        public let error: any Error
+    }
+
+    /// The same request as `flushThenCreateSessions`, for a playbook's flush and create_session
+    /// steps: each step's time on the server, and a failure as `StepFailure` naming its step.
+    public func flushThenCreateSessionsByStep(_ emails: [EmailAddress], options: SessionRequestOptions) throws -> (keys: [SessionKey], flushMilliseconds: Double, sessionsMilliseconds: Double) {
+        let results: [[String: Any]]
+        do {
+            let result = try request(["op": "steps", "steps": [["op": "flush"], Self.sessionsRequest(emails, options: options)]],
+                                     during: "flushing and creating sessions on \(host)")
+            guard let answered = result["results"] as? [[String: Any]], answered.count == 2 else {
+                throw StagefixError.remoteCommandFailed(command: "flush and create sessions", exit: RemoteExit(status: 1), stderrTail: "the runner answered something other than two results")
+            }
+            results = answered
+        } catch {
+            // No step named: the request never got that far (the flush's to answer for).
+            throw StepFailure(step: failedStep ?? 0, error: error)
+        }
+        do {
+            let keys = try sessionKeys(from: results[1], emails: emails)
+            return (keys, results[0]["ms"] as? Double ?? 0, results[1]["ms"] as? Double ?? 0)
+        } catch {
+            throw StepFailure(step: 1, error: error)
+        }
     }
 
     private static func sessionsRequest(_ emails: [EmailAddress], options: SessionRequestOptions) -> [String: Any] {

@@ -291,10 +291,17 @@ def serve(request, context):
         # Several requests in one round trip (flush, then sessions: the per-test fixture); the first
         # failure answers for all, and nothing after it runs.
         results = []
-        for step in request.get("steps") or []:
+        for index, step in enumerate(request.get("steps") or []):
             if step.get("op") in ("steps", "quit"):
                 raise Problem("usage", "a steps request cannot hold %r" % step.get("op"))
-            results.append(serve(step, context))
+            started = time.monotonic()
+            try:
+                result = serve(step, context)
+            except Exception as error:
+                error.failed_step = index  # the answer says which step failed
+                raise
+            result["ms"] = round((time.monotonic() - started) * 1000, 1)
+            results.append(result)
         return {"results": results}
     if op == "flush":
         from django.db import transaction
@@ -378,12 +385,13 @@ def main():
         try:
             send({"ok": True, "result": serve(request, context)})
         except Refused as error:
-            send({"ok": False, "error": {"kind": "guard", "message": str(error)}})
+            send({"ok": False, "error": {"kind": "guard", "message": str(error), "step": getattr(error, "failed_step", None)}})
         except Problem as error:
-            send({"ok": False, "error": {"kind": error.kind, "message": str(error)}})
+            send({"ok": False, "error": {"kind": error.kind, "message": str(error), "step": getattr(error, "failed_step", None)}})
         except Exception as error:
             traceback.print_exc()
-            send({"ok": False, "error": {"kind": "command", "message": "%s: %s" % (type(error).__name__, error)}})
+            send({"ok": False, "error": {"kind": "command", "message": "%s: %s" % (type(error).__name__, error),
+                                         "step": getattr(error, "failed_step", None)}})
 
 
 main()
