@@ -27,6 +27,13 @@ struct HostOptions: ParsableArguments {
     }
 
     var connectionRequest: ConnectionRequest {
+        .fromCommandLine(host: host, sshConfig: sshConfig, timeout: timeout, verbose: verbose)
+    }
+}
+
+extension ConnectionRequest {
+    /// A connection as a command's -F, --timeout and -v ask for it (a terminal prompt for passphrases).
+    static func fromCommandLine(host: String, sshConfig: String?, timeout: Double, verbose: Bool) -> ConnectionRequest {
         ConnectionRequest(
             destination: host, sshConfigPath: sshConfig, timeout: timeout,
             trace: verbose ? Trace.toStandardError : nil,

@@ -66,7 +66,7 @@ struct MailCommand: ParsableCommand {
             guard let host else {
                 return (nil, Mailbox(files: LocalFiles(), source: parsed!.resolvedLocally(), host: place))
             }
-            let request = ConnectionRequest(destination: host, sshConfigPath: sshConfig, timeout: timeout, trace: trace, passphrase: TerminalPrompt.passphraseProvider)
+            let request = ConnectionRequest.fromCommandLine(host: host, sshConfig: sshConfig, timeout: timeout, verbose: verbose)
             let fixture = try SiteConnection.open(request, configPath: config)
             do {
                 guard let text = source ?? fixture.settings.mailSource else {

@@ -88,7 +88,7 @@ extension MailCommand {
 
                 // The guard first: nothing listens or forwards for a host that is not staging.
                 let fixture = try via.map { host in
-                    try SiteConnection.open(ConnectionRequest(destination: host, sshConfigPath: sshConfig, timeout: timeout, trace: verbose ? Trace.toStandardError : nil, passphrase: TerminalPrompt.passphraseProvider), configPath: config)
+                    try SiteConnection.open(.fromCommandLine(host: host, sshConfig: sshConfig, timeout: timeout, verbose: verbose), configPath: config)
                 }
                 defer { fixture?.close() }
 

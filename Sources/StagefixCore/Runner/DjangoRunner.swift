@@ -173,12 +173,11 @@ public final class DjangoRunner {
     /// The per-test fixture in one request (one round trip): the flush, then the sessions, which
     /// never run when the flush fails.
     public func flushThenCreateSessions(_ emails: [EmailAddress], options: SessionRequestOptions) throws -> [SessionKey] {
-        let result = try request(["op": "steps", "steps": [["op": "flush"], Self.sessionsRequest(emails, options: options)]],
-                                 during: "flushing and creating sessions on \(host)")
-        guard let results = result["results"] as? [[String: Any]], results.count == 2 else {
-            throw StagefixError.remoteCommandFailed(command: "flush and create sessions", exit: RemoteExit(status: 1), stderrTail: "the runner answered something other than two results")
+        do {
+            return try flushThenCreateSessionsByStep(emails, options: options).keys
+        } catch let failure as StepFailure {
+            throw failure.error
         }
-        return try sessionKeys(from: results[1], emails: emails)
     }
 
     /// A `steps` request that failed: the step (0-based) and its error.
@@ -187,9 +186,9 @@ public final class DjangoRunner {
         public let error: any Error
     }
 
-    /// The same request as `flushThenCreateSessions`, for a playbook's flush and create_session
-    /// steps: each step's time on the server, and a failure as `StepFailure` naming its step.
-    public func flushThenCreateSessionsByStep(_ emails: [EmailAddress], options: SessionRequestOptions) throws -> (keys: [SessionKey], flushMilliseconds: Double, sessionsMilliseconds: Double) {
+    /// `flushThenCreateSessions` for a playbook's flush and create_session steps: the flush's time on
+    /// the server, and a failure as `StepFailure` naming its step.
+    public func flushThenCreateSessionsByStep(_ emails: [EmailAddress], options: SessionRequestOptions) throws -> (keys: [SessionKey], flushMilliseconds: Double) {
         let results: [[String: Any]]
         do {
             let result = try request(["op": "steps", "steps": [["op": "flush"], Self.sessionsRequest(emails, options: options)]],
@@ -204,7 +203,7 @@ public final class DjangoRunner {
         }
         do {
             let keys = try sessionKeys(from: results[1], emails: emails)
-            return (keys, results[0]["ms"] as? Double ?? 0, results[1]["ms"] as? Double ?? 0)
+            return (keys, results[0]["ms"] as? Double ?? 0)
         } catch {
             throw StepFailure(step: 1, error: error)
         }
