@@ -105,6 +105,7 @@ let package = Package(
                 "SSH",
                 "StagefixCore",
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
     ]

@@ -52,7 +52,8 @@ extension HostOptions {
         let request = FixtureRequest(
             host: host, sshConfig: sshConfig.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
             config: StagefixConfig.locate(explicitPath: config, searchFrom: FileManager.default.currentDirectoryPath),
-            timeout: timeout, action: action)
+            timeout: timeout, action: action,
+            lockTimeout: lockTimeout, lockTokens: ProcessInfo.processInfo.environment[HostLock.tokensVariable])
         let trace = connectionRequest.trace
         var reply: FixtureReply?
         if warm.isOn {

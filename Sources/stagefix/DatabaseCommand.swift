@@ -58,6 +58,9 @@ extension DatabaseCommand {
                 database connection the step will use: a database marked production is refused
                 (77) even when a staging site's settings point at it. stagefix never writes to a
                 production database; mark production from its deploy (see the README).
+                Marking staging needs the site's own identity (an identity key naming the host), or
+                a machine that serves no production site; a database whose name or path names a
+                production host is never marked.
 
                 Examples:
                   stagefix db mark staging.example.com staging
@@ -80,7 +83,8 @@ extension DatabaseCommand {
 
         func run() throws {
             try Reporting.run(json: format == .json) {
-                let fixture = try SiteConnection.open(target)
+                // Marking staging is evidence the guard later relies on: it needs more than the mark.
+                let fixture = try SiteConnection.open(target, scope: role == "staging" ? .markingStaging : .site)
                 defer { fixture.close() }
                 let runner = try fixture.site.runner()
                 try runner.mark(role)

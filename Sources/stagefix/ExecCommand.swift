@@ -12,7 +12,9 @@ struct ExecCommand: ParsableCommand {
         commandName: "exec",
         abstract: "Run a shell command on the host; exits with its exit status.",
         discussion: """
-            The words after -- are joined with spaces into one shell command, as ssh does, so
+            A shell reaches every site of the login user, so exec needs the site's own identity
+            (an identity key naming the host) and is refused (77) on a machine that also serves a
+            production site. The words after -- are joined with spaces into one shell command, as ssh does, so
             quote for the remote shell: stagefix exec staging -- 'echo "$HOME"'.
             Local stdin is relayed to the command (use -n to send none).
 
@@ -39,7 +41,8 @@ struct ExecCommand: ParsableCommand {
 
     func run() throws {
         try Reporting.run(json: false) {
-            let fixture = try SiteConnection.open(target)
+            // A shell reaches every site under the login user: judged for the whole machine.
+            let fixture = try SiteConnection.open(target, scope: .machine)
             defer { fixture.close() }
             let session = fixture.site.session
             let stdin: (any StdinSource)? = noStdin || isatty(0) == 1 ? nil : StreamingStdin(descriptor: 0)

@@ -10,7 +10,10 @@ struct GuardCommand: ParsableCommand {
         discussion: """
             Checks the role in stagefix.yml, the name typed and its ssh_config HostName against the
             deny and allow patterns, the address it resolves to, the server's host key, and what
-            the server's env file says it is (SITENAME). Runs no command on the host.
+            the site's env file says it is (SITENAME, DJANGO_ALLOWED_HOST...). Names can refuse but
+            never allow on their own: the site itself must say it is staging. For a site whose env
+            names nothing, its settings' ALLOWED_HOSTS and its database's marker are asked (the
+            runner only reads).
 
             Examples:
               stagefix guard staging.example.com
@@ -26,7 +29,8 @@ struct GuardCommand: ParsableCommand {
     func run() throws {
         try Reporting.run(json: format == .json) {
             let config = try StagefixConfig.load(explicitPath: target.config, searchFrom: FileManager.default.currentDirectoryPath)
-            let evaluation = try SiteConnection.evaluateGuard(target.connectionRequest, config: config)
+            let evaluation = try SiteConnection.judge(target.connectionRequest, config: config)
+            evaluation.site?.closeRunner()
             evaluation.session?.disconnect()
             let verdict = evaluation.verdict
             if format == .json {

@@ -19,11 +19,15 @@ struct HostOptions: ParsableArguments {
     @Flag(name: [.short, .long], help: "Trace each step with its duration (secrets never shown).")
     var verbose = false
 
+    @Option(help: ArgumentHelp("How long a command that changes the host waits for another run's fixture lock.", valueName: "seconds"))
+    var lockTimeout: Double = 60
+
     func validate() throws {
         guard timeout > 0, timeout.isFinite else {
             throw ValidationError("--timeout must be a positive number of seconds, got \(timeout)")
         }
         guard !host.isEmpty else { throw ValidationError("HOST must not be empty") }
+        guard lockTimeout >= 0, lockTimeout.isFinite else { throw ValidationError("--lock-timeout must be 0 or more seconds, got \(lockTimeout)") }
     }
 
     var connectionRequest: ConnectionRequest {
@@ -47,7 +51,9 @@ enum OutputFormatOption: String, ExpressibleByArgument, CaseIterable {
 
 extension SiteConnection {
     /// Opens the target's site with the guard enforced, from the command's host options.
-    static func open(_ target: HostOptions) throws -> SiteConnection {
-        try SiteConnection.open(target.connectionRequest, configPath: target.config)
+    static func open(_ target: HostOptions, scope: GuardScope = .site) throws -> SiteConnection {
+        let fixture = try SiteConnection.open(target.connectionRequest, configPath: target.config, scope: scope)
+        fixture.bindLock(waitSeconds: target.lockTimeout)
+        return fixture
     }
 }

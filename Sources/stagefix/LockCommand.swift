@@ -25,9 +25,6 @@ struct LockCommand: ParsableCommand {
 
     @OptionGroup var target: HostOptions
 
-    @Option(help: ArgumentHelp("How long to wait for another run's lock, in seconds.", valueName: "seconds"))
-    var lockTimeout: Double = 60
-
     @Argument(parsing: .postTerminator, help: "The local command to run while holding the lock (after --).")
     var command: [String] = []
 
@@ -35,7 +32,6 @@ struct LockCommand: ParsableCommand {
         guard !command.isEmpty else {
             throw ValidationError("give the command after --, for example: stagefix lock \(target.host) -- pytest")
         }
-        guard lockTimeout >= 0, lockTimeout.isFinite else { throw ValidationError("--lock-timeout must be 0 or more seconds") }
     }
 
     func run() throws {
@@ -45,7 +41,7 @@ struct LockCommand: ParsableCommand {
             let request = target.connectionRequest
             let lock = try HostLock.acquire(
                 session: fixture.site.session, host: fixture.siteHost, command: "stagefix lock -- " + command.joined(separator: " "),
-                waitSeconds: lockTimeout, commandTimeout: target.timeout, trace: request.trace)
+                waitSeconds: target.lockTimeout, commandTimeout: target.timeout, trace: request.trace)
             defer { lock.release() }
             var environment = ProcessInfo.processInfo.environment
             environment[HostLock.tokensVariable] = lock.tokenEnvironment(environment)

@@ -69,11 +69,7 @@ struct MailCommand: ParsableCommand {
             let request = ConnectionRequest.fromCommandLine(host: host, sshConfig: sshConfig, timeout: timeout, verbose: verbose)
             let fixture = try SiteConnection.open(request, configPath: config)
             do {
-                guard let text = source ?? fixture.settings.mailSource else {
-                    throw StagefixError.configuration("no mail source for \(host): pass --source maildir:PATH or django-files:PATH, or set `mail:` for the host in stagefix.yml")
-                }
-                let mailbox = try Mailbox(session: fixture.site.session, source: try MailSource(parsing: text), host: host, timeout: timeout)
-                return (fixture, mailbox)
+                return (fixture, try fixture.mailbox(source: source))
             } catch {
                 fixture.close()
                 throw error

@@ -88,7 +88,8 @@ extension MailCommand {
 
                 // The guard first: nothing listens or forwards for a host that is not staging.
                 let fixture = try via.map { host in
-                    try SiteConnection.open(.fromCommandLine(host: host, sshConfig: sshConfig, timeout: timeout, verbose: verbose), configPath: config)
+                    // A remote forward opens a port on the machine: judged for the whole machine, like exec.
+                    try SiteConnection.open(.fromCommandLine(host: host, sshConfig: sshConfig, timeout: timeout, verbose: verbose), configPath: config, scope: .machine)
                 }
                 defer { fixture?.close() }
 

@@ -8,8 +8,11 @@ struct ManageCommand: ParsableCommand {
         commandName: "manage",
         abstract: "Run any manage.py command with the server's env; output relayed.",
         discussion: """
-            Each argument is passed as one quoted word. `flush` asks for confirmation like
-            `db flush` unless --yes is given.
+            Runs in stagefix's Django runner through call_command, after the same database checks
+            as `db flush` (any command can write): a production-marked database is refused (77).
+            Arguments are passed as data, never through a shell. The command gets no stdin, so give
+            interactive commands their --noinput. `flush` asks for confirmation like `db flush`
+            unless --yes is given. Waits for another run's fixture lock (--lock-timeout).
 
             Examples:
               stagefix manage staging.example.com -- migrate --noinput
@@ -37,14 +40,12 @@ struct ManageCommand: ParsableCommand {
             }
             let fixture = try SiteConnection.open(target)
             defer { fixture.close() }
-            let exit = try fixture.site.relayManagement(arguments)
-            fixture.audit(command: "manage " + arguments.joined(separator: " "), exitStatus: exit.status)
-            if let signal = exit.signal {
-                StandardStreams.printError("stagefix: manage.py \(arguments.first ?? "") killed by signal \(signal)")
-                return 1
-            }
-            if exit.status != 0 {
-                StandardStreams.printError("stagefix: manage.py \(arguments.first ?? "") failed (exit status \(exit.status))")
+            fixture.bindLock(waitSeconds: target.lockTimeout)
+            let status = try fixture.site.relayManagement(
+                arguments, stdout: { StandardStreams.write($0, to: 1) }, stderr: { StandardStreams.write($0, to: 2) })
+            fixture.audit(command: "manage " + arguments.joined(separator: " "), exitStatus: status)
+            if status != 0 {
+                StandardStreams.printError("stagefix: manage.py \(arguments.first ?? "") failed (exit status \(status))")
                 return 1
             }
             return 0

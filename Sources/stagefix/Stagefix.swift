@@ -41,7 +41,11 @@ struct Stagefix: ParsableCommand {
             if wantsJSON && exitCode(for: error).rawValue == ExitStatus.usage.rawValue {
                 StandardStreams.printOut(JSONOutput.error(StagefixError.usage(message(for: error))))
             }
-            exit(withError: error)
+            let code = exitCode(for: error)
+            // Help and --version print as ArgumentParser does; errors quote arguments, escaped.
+            guard code != .success else { exit(withError: error) }
+            StandardStreams.printError(fullMessage(for: error))
+            Foundation.exit(code.rawValue)
         }
         do {
             var command = command

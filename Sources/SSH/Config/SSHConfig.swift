@@ -56,6 +56,19 @@ public struct SSHConfig: Sendable {
         case match([(kind: String, patterns: [String])], FileLocation)
     }
 
+    /// The names `Host` lines spell out literally (no `*`, `?` or `!`): hosts the user reaches by
+    /// name, which the guard can recognise as production by their names.
+    public var literalHostNames: [String] {
+        var names: [String] = []
+        for (condition, _) in lines {
+            guard case .host(let patterns) = condition else { continue }
+            for pattern in patterns where !pattern.contains(where: { "*?!".contains($0) }) && !names.contains(pattern) {
+                names.append(pattern)
+            }
+        }
+        return names
+    }
+
     /// `-F FILE` alone, as ssh does; else `~/.ssh/config` (if present), then `/etc/ssh/ssh_config`.
     public static func load(explicitPath: String?, homeDirectory: String) throws -> SSHConfig {
         var config = SSHConfig()

@@ -49,6 +49,26 @@ extension SSHSession {
         try runConcurrently([command], timeout: timeout)[0]
     }
 
+    /// Longer than this, an exec request does not fit libssh2's channel-request packet (about 32 KB:
+    /// error -34), while OpenSSH sends up to 256 KB: such a command travels as a file instead.
+    static let longestExecRequest = 30_000
+
+    /// A long command, written over SFTP to a private file that a short exec request reads, deletes
+    /// and `eval`s in the login shell, as sshd would run it (`$SHELL -c COMMAND`).
+    func deliverLongCommand(_ command: RemoteCommand, timeout: Double) throws -> RemoteCommand {
+        guard command.command.utf8.count > Self.longestExecRequest else { return command }
+        let sftp = try SFTPClient(session: self, timeout: timeout)
+        if try sftp.attributes(of: ".stagefix") == nil { try? sftp.makeDirectory(".stagefix", mode: 0o700) }
+        let file = ".stagefix/command-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        guard try sftp.createExclusively(file, contents: Array(command.command.utf8), mode: 0o600) else {
+            throw SSHError.remoteFile(path: file, reason: "already exists")
+        }
+        var delivered = command
+        // `echo .` keeps the command's trailing newlines through $( ), then is cut off again.
+        delivered.command = "f=\(ShellQuoting.quote(file)); c=$(cat \"$f\"; echo .); rm -f \"$f\"; eval \"${c%.}\""
+        return delivered
+    }
+
     /// Runs one command, collecting its output in memory (for small outputs).
     public func capture(_ command: String, stdin: [UInt8]? = nil, timeout: Double) throws -> (exit: RemoteExit, stdout: [UInt8], stderr: [UInt8]) {
         var out: [UInt8] = []
@@ -61,7 +81,7 @@ extension SSHSession {
     /// exec requests travel together, so N commands cost about one round trip, not N.
     public func runConcurrently(_ commands: [RemoteCommand], timeout: Double) throws -> [RemoteExit] {
         let deadline = Deadline(secondsFromNow: timeout)
-        let processes = commands.map { RemoteProcess(session: self, command: $0) }
+        let processes = try commands.map { RemoteProcess(session: self, command: try deliverLongCommand($0, timeout: timeout)) }
         defer { processes.forEach { $0.abandonIfRunning() } }
         let waiter = makeWaiter()
         while processes.contains(where: { !$0.isFinished }) {

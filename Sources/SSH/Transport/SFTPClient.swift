@@ -195,6 +195,22 @@ public final class SFTPClient {
         }
     }
 
+    /// Creates `path` only if nothing is there (O_EXCL on the server): false when it already exists.
+    /// What a lock file needs: of several writers, exactly one succeeds.
+    public func createExclusively(_ path: String, contents: [UInt8], mode: UInt32 = 0o600) throws -> Bool {
+        let file: OpaquePointer
+        do {
+            file = try open(path, flags: UInt(LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL), mode: Int(mode))
+        } catch SSHError.remoteFile(_, let reason) where reason.contains("SFTP status 11") || reason.contains("SFTP status 4") {
+            // FILE_ALREADY_EXISTS, or the generic failure OpenSSH's sftp-server answers an O_EXCL clash
+            // with (the file may be gone again by now, released by its holder: the caller retries).
+            return false
+        }
+        defer { closeFile(file) }
+        try write(contents, to: file, path: path)
+        return true
+    }
+
     /// Appends to a file (created with `newFileMode` when missing): a small record, written whole.
     public func append(_ path: String, contents: [UInt8], newFileMode: UInt32 = 0o600) throws {
         let file = try open(path, flags: UInt(LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_APPEND), mode: Int(newFileMode))
@@ -234,6 +250,18 @@ public final class SFTPClient {
             if count < 0 { throw fileError(path, count, "readdir") }
             let name = String(decoding: buffer.prefix(Int(count)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if name != "." && name != ".." { names.append(name) }
+        }
+    }
+
+    /// Creates a folder (as the login user, so it is the site user's).
+    public func makeDirectory(_ path: String, mode: UInt32 = 0o755) throws {
+        let wire = Self.wirePath(path)
+        let deadline = Deadline(secondsFromNow: timeout)
+        while true {
+            let rc = libssh2_sftp_mkdir_ex(handle, wire, UInt32(wire.utf8.count), Int(mode))
+            if rc == 0 { return }
+            if rc != LIBSSH2_ERROR_EAGAIN { throw fileError(path, rc, "mkdir") }
+            try session.makeWaiter().wait(deadline: deadline, during: "creating \(path)")
         }
     }
 

@@ -41,19 +41,33 @@ public struct StagefixConfig: Sendable {
     /// `-c FILE`, else `stagefix.yml` in `searchFrom` or its nearest parent, else defaults.
     public static func load(explicitPath: String?, searchFrom: String) throws -> StagefixConfig {
         if let explicitPath {
-            guard let text = try? String(contentsOfFile: explicitPath, encoding: .utf8) else {
+            guard let data = FileManager.default.contents(atPath: explicitPath) else {
                 throw StagefixError.configuration("config file \(explicitPath) does not exist or cannot be read (given with -c)")
             }
-            return try parse(yaml: text, path: explicitPath)
+            return try parse(yaml: try text(of: data, path: explicitPath), path: explicitPath)
         }
         var directory = URL(fileURLWithPath: searchFrom).standardizedFileURL
         while true {
             let candidate = directory.appendingPathComponent("stagefix.yml").path
-            if let text = try? String(contentsOfFile: candidate, encoding: .utf8) { return try parse(yaml: text, path: candidate) }
+            // A file that is there but unreadable or not UTF-8 is an error, never skipped: it may
+            // be the one that declares production.
+            if FileManager.default.fileExists(atPath: candidate) {
+                guard let data = FileManager.default.contents(atPath: candidate) else {
+                    throw StagefixError.configuration("\(candidate) cannot be read (check its permissions)")
+                }
+                return try parse(yaml: try text(of: data, path: candidate), path: candidate)
+            }
             let parent = directory.deletingLastPathComponent()
             if parent.path == directory.path { return StagefixConfig() }
             directory = parent
         }
+    }
+
+    /// The file's text; not UTF-8 is an error naming the first bad byte.
+    static func text(of data: Data, path: String) throws -> String {
+        if let text = String(validatingUTF8Bytes: Array(data)) { return text }
+        let offset = UTF8Validation.firstInvalidOffset(Array(data)) ?? 0
+        throw StagefixError.configuration("\(path) is not UTF-8 (byte offset \(offset) is 0x\(String(data[data.startIndex + offset], radix: 16))); save it as UTF-8")
     }
 
     public static func parse(yaml: String, path: String) throws -> StagefixConfig {
@@ -157,21 +171,40 @@ public struct StagefixConfig: Sendable {
     }
 
     public var productionHostNames: [String] { hosts.filter { $0.role == .production }.map(\.name) }
+}
 
-    /// Production hosts' key fingerprints: pinned ones, and those recorded for them in known_hosts.
-    public func productionHostKeys(sshConfigPath: String?) -> [String: String] {
-        var keys: [String: String] = [:]
-        for pin in guardRules.productionFingerprints { keys[pin] = "a production host (guard.production_fingerprints)" }
-        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
-        guard let sshConfig = try? SSHConfig.load(explicitPath: sshConfigPath, homeDirectory: home) else { return keys }
-        for name in productionHostNames {
-            guard let resolved = try? sshConfig.resolve(host: name, localUser: NSUserName(), homeDirectory: home) else { continue }
+/// Everything known about production before connecting: hosts declared in stagefix.yml, and those the
+/// user already reaches whose names match the deny patterns (ssh_config `Host` lines, known_hosts);
+/// where they are (address and port) and what they are (host keys), and their site folders.
+public struct ProductionHosts: Sendable {
+    public var names: [String] = []
+    public var endpoints: [(name: String, addresses: [String], port: Int)] = []
+    /// Host key fingerprint → whose it is.
+    public var keys: [String: String] = [:]
+    public var sitePaths: [(host: String, path: String)] = []
+
+    /// Gathers them; `sshConfig` is the one the connection resolves with, `knownHostsFiles` the files
+    /// it trusts (names written there in clear are hosts this user has reached).
+    public static func gather(config: StagefixConfig, sshConfig: SSHConfig, knownHostsFiles: [String], localUser: String, homeDirectory: String) -> ProductionHosts {
+        var hosts = ProductionHosts()
+        let rules = config.guardRules
+        for pin in rules.productionFingerprints { hosts.keys[pin] = "a production host (guard.production_fingerprints)" }
+        var names = config.productionHostNames
+        for name in sshConfig.literalHostNames + KnownHostsNames.names(in: knownHostsFiles)
+        where ProductionGuard.isProductionName(name, productionHostNames: [], rules: rules) && !names.contains(where: { $0.lowercased() == name.lowercased() }) {
+            names.append(name)
+        }
+        hosts.names = names
+        for name in names {
+            hosts.sitePaths.append((name, config.hostSettings(for: name).site.projectPath))
+            guard let resolved = try? sshConfig.resolve(host: name, localUser: localUser, homeDirectory: homeDirectory) else { continue }
+            hosts.endpoints.append((name, (try? TCPAddresses.resolve(resolved.hostName, port: resolved.port, family: resolved.addressFamily)) ?? [], resolved.port))
             let endpoint = HostKeyEndpoint(hostName: resolved.hostKeyAlias ?? resolved.hostName, port: resolved.port, address: "")
-            for key in KnownHostsLookup.keys(for: endpoint, in: resolved.userKnownHostsFiles + resolved.globalKnownHostsFiles) {
-                keys[key.fingerprint] = "the production host \(name)"
+            for key in KnownHostsLookup.keys(for: endpoint, in: resolved.userKnownHostsFiles + resolved.globalKnownHostsFiles) where hosts.keys[key.fingerprint] == nil {
+                hosts.keys[key.fingerprint] = "the production host \(name)"
             }
         }
-        return keys
+        return hosts
     }
 }
 

@@ -40,7 +40,7 @@ extension HostCheckReport {
     public mutating func addGuardVerdict(_ request: ConnectionRequest, configPath: String?) {
         do {
             let config = try StagefixConfig.load(explicitPath: configPath, searchFrom: FileManager.default.currentDirectoryPath)
-            let evaluation = try SiteConnection.evaluateGuard(request, config: config)
+            let evaluation = try SiteConnection.judge(request, config: config)
             defer {
                 evaluation.site?.closeRunner()
                 evaluation.session?.disconnect()

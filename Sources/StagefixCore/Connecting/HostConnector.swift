@@ -4,7 +4,7 @@ import SSH
 
 public enum HostConnector {
     /// The connection plan for a destination: everything resolved, nothing opened yet.
-    public static func plan(_ request: ConnectionRequest, extraHostKeyPolicies: [any HostKeyPolicy] = []) throws -> (resolved: ResolvedSSHHost, options: ConnectionOptions) {
+    public static func plan(_ request: ConnectionRequest, sshConfig loaded: SSHConfig? = nil, extraHostKeyPolicies: [any HostKeyPolicy] = []) throws -> (resolved: ResolvedSSHHost, options: ConnectionOptions) {
         let destination: Destination
         do {
             destination = try Destination(parsing: request.destination)
@@ -14,7 +14,7 @@ public enum HostConnector {
         let environment = ProcessInfo.processInfo.environment
         let home = environment["HOME"] ?? NSHomeDirectory()
         let localUser = environment["USER"] ?? environment["LOGNAME"] ?? LocalAccount.userName()
-        let config = try SSHConfig.load(explicitPath: request.sshConfigPath, homeDirectory: home)
+        let config = try loaded ?? SSHConfig.load(explicitPath: request.sshConfigPath, homeDirectory: home)
         var resolved = try config.resolve(host: destination.host, localUser: localUser, homeDirectory: home)
         if let user = destination.user { resolved.user = user }
         if let port = destination.port { resolved.port = port }
@@ -48,5 +48,11 @@ public enum HostConnector {
 
     public static func connect(_ request: ConnectionRequest, extraHostKeyPolicies: [any HostKeyPolicy] = []) throws -> SSHSession {
         try SSHSession.connect(plan(request, extraHostKeyPolicies: extraHostKeyPolicies).options)
+    }
+
+    /// The local user and home the ssh_config is resolved for.
+    static var localUserAndHome: (user: String, home: String) {
+        let environment = ProcessInfo.processInfo.environment
+        return (environment["USER"] ?? environment["LOGNAME"] ?? LocalAccount.userName(), environment["HOME"] ?? NSHomeDirectory())
     }
 }

@@ -24,6 +24,28 @@ public enum SecretRedaction {
         return maskingURLCredentials(in: value)
     }
 
+    /// The passwords of the URLs in `value` (`scheme://user:PASSWORD@host`), and the values of
+    /// their secret-looking query parameters: what `maskingURLCredentials` hides.
+    public static func urlPasswords(in value: String) -> [String] {
+        let scalars = Array(value.unicodeScalars)
+        var found: [String] = []
+        func text(_ range: Range<Int>) -> String { String(String.UnicodeScalarView(scalars[range])) }
+        var index = 0
+        while index < scalars.count {
+            if let userinfoEnd = userinfoEnd(in: scalars, afterSchemeAt: index) {
+                let userinfo = (index + 3)..<userinfoEnd
+                if let colon = scalars[userinfo].firstIndex(of: ":"), colon + 1 < userinfoEnd { found.append(text((colon + 1)..<userinfoEnd)) }
+                index = userinfoEnd
+            } else if let parameter = secretParameterValue(in: scalars, at: index) {
+                if !parameter.isEmpty { found.append(text(parameter.lowerBound..<parameter.upperBound)) }
+                index = parameter.upperBound
+            } else {
+                index += 1
+            }
+        }
+        return found
+    }
+
     /// Masks every URL password (`scheme://user:PASSWORD@host`) and every query parameter value
     /// whose name looks secret (`?token=VALUE`).
     public static func maskingURLCredentials(in value: String) -> String {

@@ -6,7 +6,7 @@ public struct EmailAddress: Sendable, Equatable, CustomStringConvertible {
     /// Accepts what Django's EmailValidator accepts for ordinary addresses: an RFC 5322 dot-atom local
     /// part (so `o'brien` and `a+tag` pass) and a domain of letter/digit/hyphen labels.
     public init(_ text: String) throws {
-        let invalid = StagefixError.invalidData("'\(text)' is not an email address; give one like user@example.com")
+        let invalid = StagefixError.invalidData("'\(EmailAddress.shown(text))' is not an email address; give one like user@example.com")
         guard let at = text.lastIndex(of: "@"), text.utf8.count <= 254 else { throw invalid }
         let local = text[..<at]
         let domain = text[text.index(after: at)...]
@@ -17,6 +17,10 @@ public struct EmailAddress: Sendable, Equatable, CustomStringConvertible {
         }
         let localParts = local.split(separator: ".", omittingEmptySubsequences: false)
         guard !local.isEmpty, local.utf8.count <= 64, localParts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(isAtext) }) else { throw invalid }
+        // Valid in RFC 5322, but a site's `create_session EMAIL` would read `-rf@x` as an option.
+        guard !local.hasPrefix("-") else {
+            throw StagefixError.invalidData("'\(EmailAddress.shown(text))' starts with '-', which a management command would read as an option; give another address")
+        }
         let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
         let isLabel: (Substring) -> Bool = { label in
             !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
@@ -30,4 +34,18 @@ public struct EmailAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { value }
+
+    /// A bad argument as an error line shows it: control bytes escaped, a long one cut with its length.
+    static func shown(_ text: String, limit: Int = 80) -> String {
+        var shown = ""
+        for scalar in text.unicodeScalars.prefix(limit) {
+            switch scalar.value {
+            case 0x00..<0x20, 0x7F..<0xA0: shown += String(format: "\\x%02x", scalar.value)
+            case 0x5C: shown += "\\\\"
+            default: shown.unicodeScalars.append(scalar)
+            }
+        }
+        let count = text.unicodeScalars.count
+        return count > limit ? shown + "... (\(count) characters)" : shown
+    }
 }

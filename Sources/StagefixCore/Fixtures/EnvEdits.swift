@@ -75,15 +75,23 @@ extension StagingSite {
         guard let path = layout.envFilePath else {
             throw StagefixError.configuration("\(host) has env_file: none in stagefix.yml; there is no env file to edit")
         }
-        let current: EnvFile
-        let exists: Bool
-        do {
-            current = try environment().file
-            exists = true
-        } catch StagefixError.configuration(let message) where message.contains("does not exist") {
-            current = EnvFile(parsing: "", environment: [:])
-            exists = false
+        let sftp = try SFTPClient(session: session, timeout: timeout)
+        try waitForFixtureLock(sftp)
+        // One editor at a time, each applying its edits to the file as it is now (not as it was when
+        // this connection read it): parallel `env set`s never lose each other's keys.
+        return try EnvEditLock(sftp: sftp, envPath: path, timeout: timeout).holding {
+            let bytes: [UInt8]?
+            do {
+                bytes = try sftp.readFile(path, maxBytes: 4 << 20)
+            } catch SSHError.remoteFile(_, "no such file") {
+                bytes = nil
+            }
+            let current = EnvFile(parsing: bytes.map { String(decoding: $0, as: UTF8.self) } ?? "", environment: [:])
+            return try apply(edits, to: current, exists: bytes != nil, path: path, sftp: sftp)
         }
+    }
+
+    private func apply(_ edits: EnvEdits, to current: EnvFile, exists: Bool, path: String, sftp: SFTPClient) throws -> EnvEditOutcome {
         var assignments: [(key: String, value: String)] = []
         var changed: [String] = []
         var unchanged: [String] = []
@@ -115,13 +123,56 @@ extension StagingSite {
             throw StagefixError.invalidData("cannot edit \(path) safely: \(error)")
         }
         if text != current.text || !exists {
-            let sftp = try SFTPClient(session: session, timeout: timeout)
             try sftp.writeFileAtomically(path, contents: Array(text.utf8), newFileMode: 0o600)
             cachedEnvironment = ServerEnvironment(path: path, text: text)
             // A runner already started has the old values: the next Django step starts one with these.
             closeRunner()
         }
         return EnvEditOutcome(path: path, changedKeys: changed, unchangedKeys: unchanged)
+    }
+
+    /// `env set` is destructive: it waits while another run holds the host's fixture lock.
+    private func waitForFixtureLock(_ sftp: SFTPClient) throws {
+        guard let gate = lockGate else { return }
+        try gate.waitWhileHeld(trace: nil) { nonces in
+            guard let attributes = try sftp.attributes(of: gate.path) else { return }
+            let text = (try? sftp.readFile(gate.path, maxBytes: 64 << 10)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            if nonces.contains(where: { !$0.isEmpty && text.contains($0) }) { return }
+            let record = text.split(separator: "\n").first.map(String.init) ?? ""
+            let age = Int(Date().timeIntervalSince1970) - Int(clamping: attributes.modificationTime)
+            throw LockHeld(age: max(0, age), holder: try? JSONDecoder().decode(LockOwner.self, from: Data(record.utf8)))
+        }
+    }
+}
+
+/// A small lock file beside the env file, created with O_EXCL over SFTP, held only while one edit
+/// re-reads and rewrites the file (milliseconds); one left by a crashed editor is broken after 30 s.
+struct EnvEditLock {
+    let sftp: SFTPClient
+    let envPath: String
+    let timeout: Double
+    static let staleAfterSeconds = 30.0
+
+    var path: String { envPath + ".stagefix-edit.lock" }
+
+    func holding<T>(_ body: () throws -> T) throws -> T {
+        let started = Date()
+        var seen: (mtime: UInt64, since: Date)?
+        while true {
+            if try sftp.createExclusively(path, contents: Array("\(getpid())@\(HostLock.localMachine)\n".utf8)) { break }
+            guard let attributes = try sftp.attributes(of: path) else { continue }  // released meanwhile
+            if seen?.mtime != attributes.modificationTime { seen = (attributes.modificationTime, Date()) }
+            if let seen, Date().timeIntervalSince(seen.since) > Self.staleAfterSeconds {
+                try? sftp.remove(path)  // the same lock file for 30 s: its editor is gone
+                continue
+            }
+            if Date().timeIntervalSince(started) > timeout {
+                throw StagefixError.timedOut("waited \(formatSeconds(Date().timeIntervalSince(started))) for another env edit to finish (\(path) on the server)")
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        defer { try? sftp.remove(path) }
+        return try body()
     }
 }
 

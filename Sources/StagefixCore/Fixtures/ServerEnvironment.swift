@@ -14,8 +14,8 @@ public struct ServerEnvironment: Sendable {
         values.last(where: { $0.key == key })?.value
     }
 
-    /// Masks every value of this env wherever it would be shown.
-    public var redactor: Redactor { Redactor(values: values.map(\.value)) }
+    /// Masks this env's secrets (by key, by shape, URL passwords) wherever they would be shown.
+    public var redactor: Redactor { Redactor(environment: values) }
 
     /// The parsed file, kept for editing (`env set`).
     public let file: EnvFile

@@ -18,8 +18,18 @@ public final class StagingSite {
     public let timeout: Double
     private let trace: (@Sendable (String) -> Void)?
     /// For the runner: which env keys name the server (guard identity), and whether an unmarked database is refused.
-    public var identityKeys = ["SITENAME"]
+    public var identityKeys = GuardRules.defaultIdentityKeys
     public var requireDatabaseMarker = false
+    /// Globs of production names: the runner refuses to write to a database whose name or path matches.
+    public var productionPatterns: [String] = []
+    /// Set when the guard's "staging" rests on the database's marker: every write checks it again.
+    public var requiredMarkerRole: String? {
+        didSet { startedRunner?.requiredMarkerRole = requiredMarkerRole }
+    }
+    /// Destructive requests wait while another run holds the host's fixture lock.
+    public var lockGate: LockGate? {
+        didSet { startedRunner?.lockGate = lockGate }
+    }
     private var startedRunner: DjangoRunner?
     /// Read once per connection; `env set` replaces it with what it wrote, so later steps see the new values.
     var cachedEnvironment: ServerEnvironment?
@@ -46,10 +56,17 @@ public final class StagingSite {
         let watch = Stopwatch()
         let bytes: [UInt8]
         do {
-            bytes = try session.readFilePipelined(path, maxBytes: 4 << 20, timeout: timeout)
+            bytes = try session.readFilePipelined(path, maxBytes: Self.envFileLimit, timeout: timeout)
         } catch SSHError.remoteFile(_, "no such file") {
             throw StagefixError.configuration(
                 "the env file \(path) does not exist on \(host); create it, or set site.env_file in stagefix.yml (`none` for sites without one)")
+        } catch let error as SSHError {
+            throw try envFileProblem(path, error)
+        }
+        // A NUL byte cannot reach a process environment (Python refuses it): name the line.
+        if let nul = bytes.firstIndex(of: 0) {
+            let line = bytes[..<nul].reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+            throw StagefixError.invalidData("the env file \(path) on \(host) has a NUL byte on line \(line); no process environment can hold it, so remove it")
         }
         let environment = ServerEnvironment(path: path, text: String(decoding: bytes, as: UTF8.self))
         trace?("read \(path): \(environment.values.count) values (\(String(format: "%.1f", watch.milliseconds)) ms)")
@@ -58,6 +75,24 @@ public final class StagingSite {
         }
         cachedEnvironment = environment
         return environment
+    }
+
+    /// The largest env file read (a real one is a few KB).
+    static let envFileLimit = 4 << 20
+
+    /// Why the env file could not be read, as a person can fix it (78): a folder, too large, unreadable.
+    private func envFileProblem(_ path: String, _ error: SSHError) throws -> StagefixError {
+        let sftp = try SFTPClient(session: session, timeout: timeout)
+        if (try? sftp.listDirectory(path)) ?? nil != nil {
+            return .configuration("the env file \(path) on \(host) is a folder, not a file; point site.env_file in stagefix.yml at the file")
+        }
+        if let attributes = try? sftp.attributes(of: path), attributes.size > UInt64(Self.envFileLimit) {
+            return .configuration("the env file \(path) on \(host) is \(attributes.size) bytes, over the \(Self.envFileLimit >> 20) MiB an env file may have; is site.env_file the right file?")
+        }
+        if case .remoteFile(_, let reason) = error, reason.contains("permission denied") {
+            return .configuration("the env file \(path) on \(host) cannot be read by the login user (permission denied); give it read permission for that user")
+        }
+        return .configuration("the env file \(path) on \(host) cannot be read: \(error)")
     }
 
     /// Runs `manage.py ARGS` with the server's env delivered on stdin; several at once share the
@@ -140,7 +175,9 @@ public final class StagingSite {
         let environment = try environment()
         let runner = try DjangoRunner.start(
             site: self, environment: environment.values, identityKeys: identityKeys,
-            requireMarker: requireDatabaseMarker, redactor: environment.redactor, trace: trace)
+            requireMarker: requireDatabaseMarker, productionPatterns: productionPatterns, redactor: environment.redactor, trace: trace)
+        runner.requiredMarkerRole = requiredMarkerRole
+        runner.lockGate = lockGate
         startedRunner = runner
         return runner
     }
@@ -183,12 +220,9 @@ public final class StagingSite {
         return cookie
     }
 
-    /// Any management command, its output relayed as it arrives; returns its exit.
-    public func relayManagement(_ arguments: [String]) throws -> RemoteExit {
-        let output = try manage([arguments], streamOutput: true)[0]
-        if ManagementCommandLine.prologueFailure(exit: output.exit, stderr: output.stderr) != nil {
-            throw failure(of: output, arguments: arguments)
-        }
-        return output.exit
+    /// Any management command, in the runner after the database checks (any command can write), its
+    /// output relayed as whole lines as it arrives, values masked; returns its exit status.
+    public func relayManagement(_ arguments: [String], stdout: @escaping (String) -> Void, stderr: @escaping (String) -> Void) throws -> Int32 {
+        try runner().manage(arguments, stdout: stdout, stderr: stderr)
     }
 }

@@ -59,7 +59,12 @@ public struct AuditLog: Sendable {
     /// Appends one record: O_APPEND plus an exclusive lock, and the whole line in one write.
     public func append(_ record: AuditRecord) throws {
         let directory = PathText.deletingLastComponent(path)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            // Foundation's text names an NSError domain; say what a person can act on.
+            throw StagefixError.configuration("cannot write the audit log \(path): its folder \(directory) cannot be created; set audit_log in stagefix.yml or XDG_STATE_HOME")
+        }
         let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw StagefixError.configuration("cannot write the audit log \(path): \(String(cString: strerror(errno))); set audit_log in stagefix.yml")

@@ -14,10 +14,21 @@ public struct GuardRules: Sendable, Equatable {
     /// Refuse destructive steps on a database that carries no environment marker (`stagefix db mark`).
     public var requireDatabaseMarker = false
 
+    /// Globs (lowercase) a production name matches, for the runner's check of the database it writes.
+    public func productionPatterns(productionHostNames: [String]) -> [String] {
+        var patterns = deny.map { $0.lowercased() }
+        if let apex = apexDomain?.lowercased() { patterns += [apex, "www." + apex] }
+        return patterns + productionHostNames.map { $0.lowercased() }
+    }
+
     public static let defaultDeny = ["www.*", "*prod*", "*production*", "*live*"]
     public static let defaultAllow = ["*staging*", "*stage*", "localhost"]
 
-    public init(deny: [String] = GuardRules.defaultDeny, allow: [String] = GuardRules.defaultAllow, apexDomain: String? = nil, identityKeys: [String] = ["SITENAME"], productionFingerprints: [String] = []) {
+    /// How real sites name themselves: the book's 2nd edition `SITENAME`, its 3rd edition
+    /// `DJANGO_ALLOWED_HOST`, and the ALLOWED_HOSTS lists many env files carry.
+    public static let defaultIdentityKeys = ["SITENAME", "DJANGO_ALLOWED_HOST", "DJANGO_ALLOWED_HOSTS", "ALLOWED_HOSTS"]
+
+    public init(deny: [String] = GuardRules.defaultDeny, allow: [String] = GuardRules.defaultAllow, apexDomain: String? = nil, identityKeys: [String] = GuardRules.defaultIdentityKeys, productionFingerprints: [String] = []) {
         self.deny = deny
         self.allow = allow
         self.apexDomain = apexDomain
@@ -28,6 +39,21 @@ public struct GuardRules: Sendable, Equatable {
 
 public enum HostRole: String, Sendable, Equatable {
     case staging, production
+}
+
+/// A site folder found next to the one acted on, and the identity keys its env file holds.
+public struct HostedSite: Sendable, Equatable {
+    public var name: String
+    public var identity: [(key: String, value: String)]
+
+    public init(name: String, identity: [(key: String, value: String)] = []) {
+        self.name = name
+        self.identity = identity
+    }
+
+    public static func == (a: HostedSite, b: HostedSite) -> Bool {
+        a.name == b.name && a.identity.map { "\($0.key)=\($0.value)" } == b.identity.map { "\($0.key)=\($0.value)" }
+    }
 }
 
 /// Pure decisions: every function takes values and returns reasons.
@@ -68,18 +94,18 @@ public enum ProductionGuard {
     public static func addressReasons(targetAddresses: [String], port: Int, productionEndpoints: [(name: String, addresses: [String], port: Int)]) -> [GuardReason] {
         for endpoint in productionEndpoints where endpoint.port == port {
             if let shared = targetAddresses.first(where: { endpoint.addresses.contains($0) }) {
-                return [GuardReason(.production, "address", "\(shared) port \(port) is where the production host \(endpoint.name) is",
-                    fix: "point this host's HostName elsewhere")]
+                return [GuardReason(.productionMachine, "address", "\(shared) port \(port) is where the production host \(endpoint.name) is")]
             }
         }
         let shown = targetAddresses.isEmpty ? "no address" : targetAddresses.joined(separator: ", ")
-        return [GuardReason(.neutral, "address", "\(shown) port \(port) is no production host's address")]
+        let known = productionEndpoints.isEmpty ? "no production host is known" : "no known production host is there"
+        return [GuardReason(.neutral, "address", "\(shown) port \(port): \(known)")]
     }
 
     /// What it really is: its host key must not be a production host's.
     public static func hostKeyReasons(fingerprint: String, productionKeys: [String: String]) -> [GuardReason] {
         if let owner = productionKeys[fingerprint] {
-            return [GuardReason(.production, "host key", "the server's key \(fingerprint) is the key of \(owner)")]
+            return [GuardReason(.productionMachine, "host key", "the server's key \(fingerprint) is the key of \(owner)")]
         }
         return [GuardReason(.neutral, "host key", "\(fingerprint) is no production host's key")]
     }
@@ -98,7 +124,65 @@ public enum ProductionGuard {
         return reasons
     }
 
-    static func isProductionName(_ name: String, productionHostNames: [String], rules: GuardRules) -> Bool {
+    /// Which site it will act on, before connecting: a folder named like production, a production
+    /// host's own site folder, or an env file kept outside the folder (its identity would not be the
+    /// site's) refuses.
+    public static func siteReasons(layout: SiteLayout, productionSitePaths: [(host: String, path: String)], productionHostNames: [String], rules: GuardRules) -> [GuardReason] {
+        var reasons: [GuardReason] = []
+        let folder = RemotePath.normalized(layout.projectPath)
+        let folderName = RemotePath.lastComponent(folder)
+        if isProductionName(folderName, productionHostNames: productionHostNames, rules: rules) {
+            reasons.append(GuardReason(.production, "site", "the site folder \(layout.projectPath) is named like a production site",
+                fix: "point site.path in stagefix.yml at the staging site's folder"))
+        }
+        if let production = productionSitePaths.first(where: { RemotePath.normalized($0.path) == folder }) {
+            reasons.append(GuardReason(.production, "site", "the site folder \(layout.projectPath) is the folder of the production host \(production.host)",
+                fix: "point site.path in stagefix.yml at the staging site's folder"))
+        }
+        if let envFile = layout.envFilePath, !RemotePath.isInside(RemotePath.normalized(envFile), folder: folder) {
+            reasons.append(GuardReason(.production, "site", "the env file \(envFile) lies outside the site folder \(layout.projectPath), so it cannot say which site this is",
+                fix: "keep site.env_file inside the site's folder, or set site.env_file: none"))
+        }
+        return reasons
+    }
+
+    /// What the whole machine hosts, for raw commands (a shell reaches every site under its user):
+    /// a production-named site folder, or a site whose env names a production host, refuses.
+    public static func machineReasons(sites: [HostedSite], folder: String, productionHostNames: [String], rules: GuardRules) -> [GuardReason] {
+        var reasons: [GuardReason] = []
+        for site in sites.sorted(by: { $0.name < $1.name }) {
+            if isProductionName(site.name, productionHostNames: productionHostNames, rules: rules) {
+                reasons.append(GuardReason(.productionMachine, "machine", "the machine hosts \(folder)/\(site.name), a production site",
+                    fix: "raw commands (exec, mail serve --via) never run on a machine that serves production; use the site-scoped commands"))
+                continue
+            }
+            for (key, value) in site.identity {
+                let names = value.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map { $0.trimmingWhitespace() }
+                if let production = names.first(where: { isProductionName($0, productionHostNames: productionHostNames, rules: rules) }) {
+                    reasons.append(GuardReason(.productionMachine, "machine", "the machine hosts \(folder)/\(site.name), whose \(key) names the production host \(production)",
+                        fix: "raw commands (exec, mail serve --via) never run on a machine that serves production; use the site-scoped commands"))
+                    break
+                }
+            }
+        }
+        if reasons.isEmpty {
+            reasons.append(GuardReason(.neutral, "machine", sites.isEmpty ? "\(folder) holds no other sites" : "\(folder) holds no production site (\(sites.map(\.name).sorted().joined(separator: ", ")))"))
+        }
+        return reasons
+    }
+
+    /// The database a site's settings name (`NAME on HOST`), as the runner describes it: a name or
+    /// path naming production refuses (a staging site pointed at production's database).
+    public static func databaseReasons(description: String, productionHostNames: [String], rules: GuardRules) -> [GuardReason] {
+        let words = description.split(whereSeparator: { $0 == "/" || $0 == " " || $0 == "@" || $0 == ":" }).map(String.init)
+        if let word = words.first(where: { $0 != "on" && isProductionName($0, productionHostNames: productionHostNames, rules: rules) }) {
+            return [GuardReason(.production, "database", "the site's database \(description) names \(word), a production host",
+                fix: "point the staging site's database settings at the staging database")]
+        }
+        return [GuardReason(.neutral, "database", "the site's database \(description) names no production host")]
+    }
+
+    public static func isProductionName(_ name: String, productionHostNames: [String], rules: GuardRules) -> Bool {
         productionHostNames.contains(where: { $0.lowercased() == name.lowercased() })
             || rules.deny.contains(where: { HostPattern($0).matches(name) })
             || rules.apexDomain.map({ name.lowercased() == $0.lowercased() || name.lowercased() == "www." + $0.lowercased() }) == true
@@ -107,7 +191,7 @@ public enum ProductionGuard {
     /// What it says it is: identity keys in its env must name this host and no production host.
     public static func identityReasons(identity: [(key: String, value: String)], typedHost: String, sshHostName: String, productionHostNames: [String], rules: GuardRules) -> [GuardReason] {
         guard !identity.isEmpty else {
-            return [GuardReason(.neutral, "identity", "the server's env names no identity (\(rules.identityKeys.joined(separator: ", ")) unset)")]
+            return [GuardReason(.neutral, "identity", "the site's env names no identity (\(rules.identityKeys.joined(separator: ", ")) unset)")]
         }
         var reasons: [GuardReason] = []
         let askedFor = Set([typedHost.lowercased(), sshHostName.lowercased()])
@@ -118,17 +202,22 @@ public enum ProductionGuard {
                     reasons.append(GuardReason(.production, "identity", "the server's \(key) names \(name), a production host"))
                 }
             }
-            // ALLOWED_HOSTS style entries count too: `*` and `.example.com` (the domain and its subdomains).
-            let namesAskedHost = names.contains { name in
-                let name = name.lowercased()
-                return askedFor.contains(name) || name == "*"
-                    || (name.hasPrefix(".") && askedFor.contains { $0 == name.dropFirst() || $0.hasSuffix(name) })
+            // Only a name spelled out says which site this is; `*` and `.example.com` (ALLOWED_HOSTS
+            // wildcards) cover the host without naming it, so they neither refuse nor vouch.
+            let lowered = names.map { $0.lowercased() }
+            let namesAskedHost = lowered.contains { askedFor.contains($0) }
+            let coversAskedHost = lowered.contains { name in
+                name == "*" || (name.hasPrefix(".") && askedFor.contains { $0 == name.dropFirst() || $0.hasSuffix(name) })
             }
-            if !namesAskedHost {
+            if namesAskedHost {
+                if !reasons.contains(where: { $0.evidence == "identity" && $0.signal == .production }) {
+                    reasons.append(GuardReason(.staging, "identity", "the site's \(key) names \(typedHost)"))
+                }
+            } else if coversAskedHost {
+                reasons.append(GuardReason(.neutral, "identity", "the site's \(key)=\(value) covers \(typedHost) only by a wildcard, which does not say which site this is"))
+            } else {
                 reasons.append(GuardReason(.production, "identity", "the server's \(key)=\(value) says it is another host than \(typedHost)",
                     fix: "check that \(typedHost) points at the right machine, or fix \(key) in its env file"))
-            } else if !reasons.contains(where: { $0.evidence == "identity" && $0.signal == .production }) {
-                reasons.append(GuardReason(.neutral, "identity", "the server's \(key) names \(typedHost)"))
             }
         }
         return reasons

@@ -200,6 +200,7 @@ public final class Mailbox {
 
     /// Empties the mailbox and records the time; returns the mark (`mail wait --since`).
     public func reset() throws -> MailMark {
+        try createIfMissing()
         for folder in messageFolders {
             guard let names = try sftp.listDirectory(folder) else { continue }
             for name in names where !name.hasPrefix(".") { try? sftp.remove(folder + "/" + name) }
@@ -208,6 +209,25 @@ public final class Mailbox {
         try sftp.writeFileAtomically(source.folder + "/" + Self.markFile, contents: Array("stagefix mail reset\n".utf8), newFileMode: 0o644)
         guard let time = try lastReset() else { throw StagefixError.remoteCommandFailed(command: "mail reset", exit: RemoteExit(status: 1), stderrTail: "the reset mark was not written") }
         return MailMark(seconds: time)
+    }
+
+    /// Before the site's first email its mail folder does not exist yet: reset makes it (as the login
+    /// user, the site's own), like an empty one. A missing parent too is a typo, not a first run.
+    func createIfMissing() throws {
+        let folder = source.folder
+        requests += 1
+        guard try sftp.attributes(of: folder) == nil else { return }
+        let parent = PathText.deletingLastComponent(folder)
+        if !parent.isEmpty, parent != "~", parent != "/" {
+            requests += 1
+            guard try sftp.attributes(of: parent) != nil else {
+                throw StagefixError.configuration("the mail source \(source) is in \(parent), which does not exist on \(host); check the path (a typo?)")
+            }
+        }
+        try sftp.makeDirectory(folder, mode: 0o755)
+        if case .maildir = source {
+            for sub in ["new", "cur", "tmp"] { try sftp.makeDirectory(folder + "/" + sub, mode: 0o755) }
+        }
     }
 
     static func digest(_ bytes: [UInt8]) -> String {

@@ -13,6 +13,7 @@ public protocol MailboxFiles: AnyObject {
     func remove(_ path: String) throws
     func append(_ path: String, contents: [UInt8], newFileMode: UInt32) throws
     func writeFileAtomically(_ path: String, contents: [UInt8], newFileMode: UInt32) throws
+    func makeDirectory(_ path: String, mode: UInt32) throws
 }
 
 extension SFTPClient: MailboxFiles {}
@@ -44,6 +45,10 @@ public final class LocalFiles: MailboxFiles {
         return RemoteFileAttributes(
             size: UInt64(info.st_size), permissions: UInt32(info.st_mode) & 0o7777,
             userID: info.st_uid, groupID: info.st_gid, modificationTime: UInt64(info.st_mtim.tv_sec))
+    }
+
+    public func makeDirectory(_ path: String, mode: UInt32) throws {
+        guard mkdir(Self.expand(path), mode_t(mode)) == 0 || errno == EEXIST else { throw failure(path, errno) }
     }
 
     public func listDirectory(_ path: String) throws -> [String]? {

@@ -96,8 +96,10 @@ public enum PlaybookRunner {
 
         let request = options.request(plan.host)
         let fixture: SiteConnection
+        // An exec step is a shell, which reaches every site of the login user: judged for the machine.
+        let scope: GuardScope = plan.steps.contains { if case .exec = $0.action { return true } else { return false } } ? .machine : .site
         do {
-            fixture = try SiteConnection.open(request, config: options.config)
+            fixture = try SiteConnection.open(request, config: options.config, scope: scope)
         } catch {
             return finish(error)
         }
@@ -117,9 +119,13 @@ public enum PlaybookRunner {
             }
         }
         defer { lock?.release() }
+        // The playbook's own lock does not make its steps wait; another run's would (read-only playbooks hold none).
+        fixture.bindLock(waitSeconds: options.lockWaitSeconds, heldByThisRun: lock?.nonce)
+        // Step summaries show --var values: an env secret given as one is masked as in errors.
+        let siteRedactor = fixture.site.redactor
 
         func newResult(_ planned: PlannedStep) -> StepResult {
-            StepResult(step: planned.step, summary: planRedactor.redact(planned.summary), status: .ok, milliseconds: 0, error: nil, output: [:])
+            StepResult(step: planned.step, summary: siteRedactor.redact(planRedactor.redact(planned.summary)), status: .ok, milliseconds: 0, error: nil, output: [:])
         }
         /// Audits, registers and reports a finished step; its error, if it failed.
         func record(_ planned: PlannedStep, _ result: StepResult) -> (any Error)? {
@@ -202,9 +208,13 @@ public enum PlaybookRunner {
             let outcome = try site.applyEnvEdits(edits)
             return ["path": outcome.path, "changed": outcome.changedKeys, "unchanged": outcome.unchangedKeys]
         case .manage(let arguments):
-            let output = try site.manage([arguments])[0]
-            guard output.exit.succeeded else { throw site.failure(of: output, arguments: arguments) }
-            return ["exit_status": Int(output.exit.status), "stdout": masked(tail(output.stdout)), "stderr": masked(tail(output.stderr))]
+            // In the runner, after the database checks, like `stagefix manage` (any command can write).
+            let stdout = BoundedTail(), stderr = BoundedTail()
+            let status = try site.relayManagement(arguments, stdout: { Array($0.utf8).withUnsafeBytes { stdout.append($0) } }, stderr: { Array($0.utf8).withUnsafeBytes { stderr.append($0) } })
+            guard status == 0 else {
+                throw StagefixError.remoteCommandFailed(command: "manage.py " + masked(arguments.joined(separator: " ")), exit: RemoteExit(status: status), stderrTail: tail(masked(stderr.text), lines: 8))
+            }
+            return ["exit_status": Int(status), "stdout": masked(tail(stdout.text)), "stderr": masked(tail(stderr.text))]
         case .exec(let command):
             let out = BoundedTail(), err = BoundedTail()
             let exit = try site.session.run(RemoteCommand(command, stdout: { out.append($0) }, stderr: { err.append($0) }), timeout: timeout)
@@ -252,10 +262,7 @@ public enum PlaybookRunner {
     }
 
     private static func mailbox(_ source: String?, fixture: SiteConnection, timeout: Double) throws -> Mailbox {
-        guard let text = source ?? fixture.settings.mailSource else {
-            throw StagefixError.configuration("no mail source for \(fixture.siteHost): give the step `source: django-files:PATH` (or maildir:PATH), or set `mail:` for the host in stagefix.yml")
-        }
-        return try Mailbox(session: fixture.site.session, source: try MailSource(parsing: text), host: fixture.siteHost, timeout: timeout)
+        try fixture.mailbox(source: source)
     }
 
     private static func tail(_ text: String, lines: Int = 40) -> String {

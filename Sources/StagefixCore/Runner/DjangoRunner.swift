@@ -64,7 +64,7 @@ public final class DjangoRunner {
     /// Starts the runner on `site` with `environment` (the env file's values, or none for sites whose
     /// env lives in their container). Nothing waits for Django here: the first request travels with
     /// the start, and its answer follows Django's "ready" line (one round trip saved).
-    static func start(site: StagingSite, environment: [(key: String, value: String)], identityKeys: [String], requireMarker: Bool, redactor: Redactor, trace: (@Sendable (String) -> Void)?) throws -> DjangoRunner {
+    static func start(site: StagingSite, environment: [(key: String, value: String)], identityKeys: [String], requireMarker: Bool, productionPatterns: [String], redactor: Redactor, trace: (@Sendable (String) -> Void)?) throws -> DjangoRunner {
         let command = try ManagementCommandLine.runner(layout: site.layout)
         let stderr = BoundedTail()
         let channel = InteractiveCommand(session: site.session, command: command, stderr: { stderr.append($0) })
@@ -74,7 +74,7 @@ public final class DjangoRunner {
         channel.send(block(Array(Self.source)))
         var watch = [site.layout.managePath, site.layout.projectPath + "/.git/HEAD", site.layout.projectPath + "/.git/index"]
         if let envFile = site.layout.envFilePath { watch.insert(envFile, at: 0) }
-        channel.send(block(jsonBytes(["env": values, "manage": manage, "identity_keys": identityKeys, "require_marker": requireMarker, "watch": watch])))
+        channel.send(block(jsonBytes(["env": values, "manage": manage, "identity_keys": identityKeys, "require_marker": requireMarker, "production_patterns": productionPatterns, "watch": watch])))
         let startFailure: @Sendable (RemoteExit, String) -> StagefixError = { [layout = site.layout, host = site.host] exit, stderrText in
             let output = ManagementOutput(exit: exit, stdout: "", stderr: stderrText)
             return StagingSite.failure(of: output, arguments: ["(stagefix runner)"], layout: layout, host: host)
@@ -121,18 +121,35 @@ public final class DjangoRunner {
     /// Which step of the last failed `steps` request failed (nil: not a steps request, or no step ran).
     private var failedStep: Int?
 
-    /// One request, one answer; an error answer becomes the matching StagefixError.
-    func request(_ body: [String: Any], during: String) throws -> [String: Any] {
+    /// Set when the guard's "staging" rests on the database's marker: every request re-checks it.
+    public var requiredMarkerRole: String?
+
+    /// Destructive requests carry the host's fixture lock, and wait while another run holds it.
+    public var lockGate: LockGate?
+
+    /// One request, one answer; an error answer becomes the matching StagefixError. A `destructive`
+    /// request waits (up to the gate's time) while another run holds the host's fixture lock.
+    func request(_ body: [String: Any], during: String, destructive: Bool = false, onStream: ((String, String) -> Void)? = nil) throws -> [String: Any] {
+        guard destructive, let lockGate else { return try requestOnce(body, during: during, onStream: onStream) }
+        return try lockGate.waitWhileHeld(trace: trace) { nonces in
+            var body = body
+            body["lock"] = ["path": lockGate.path, "nonces": nonces] as [String: Any]
+            return try requestOnce(body, during: during, onStream: onStream)
+        }
+    }
+
+    private func requestOnce(_ body: [String: Any], during: String, onStream: ((String, String) -> Void)?) throws -> [String: Any] {
         failedStep = nil
         let watch = Stopwatch()
         defer { trace?("\(during): \(String(format: "%.1f", watch.milliseconds)) ms") }
         var body = body
         if let expectedSignature { body["expect_signature"] = expectedSignature }
+        if let requiredMarkerRole { body["require_role"] = requiredMarkerRole }
         channel.send(Self.block(Self.jsonBytes(body)))
         _ = try hello()  // the request is already on its way; Django's "ready" comes first
         let answer: [String: Any]
         do {
-            answer = try Self.readAnswer(channel, timeout: timeout, during: during)
+            answer = try Self.readAnswer(channel, timeout: timeout, during: during, onStream: onStream)
         } catch SSHError.timedOut(let what, let seconds) {
             channel.terminate()
             throw SSHError.timedOut(during: what, seconds: seconds)
@@ -142,13 +159,37 @@ public final class DjangoRunner {
         guard answer["ok"] as? Bool == true, let result = answer["result"] as? [String: Any] else {
             failedStep = (answer["error"] as? [String: Any])?["step"] as? Int
             if (answer["error"] as? [String: Any])?["kind"] as? String == "stale" { throw SiteChanged() }
+            if (answer["error"] as? [String: Any])?["kind"] as? String == "locked" {
+                throw LockHeld(runnerMessage: (answer["error"] as? [String: Any])?["message"] as? String ?? "")
+            }
             throw Self.error(from: answer, stderrTail: redactor.redact(stderr.lastLines(8)), host: host, redactor: redactor)
         }
         return result
     }
 
     public func flush() throws {
-        _ = try request(["op": "flush"], during: "flush on \(host)")
+        _ = try request(["op": "flush"], during: "flush on \(host)", destructive: true)
+    }
+
+    /// Any management command through `call_command`, after the marker check, in this process; its
+    /// output handed to `stdout`/`stderr` as whole lines, masked. Returns its exit status.
+    public func manage(_ arguments: [String], stdout: @escaping (String) -> Void, stderr: @escaping (String) -> Void) throws -> Int32 {
+        var pending: [String: String] = [:]
+        let redactor = redactor
+        func deliver(_ stream: String, _ text: String) {
+            (stream == "stdout" ? stdout : stderr)(redactor.redact(text))
+        }
+        let result = try request(["op": "manage", "args": arguments], during: "manage.py \(arguments.first ?? "") on \(host)", destructive: true) { stream, data in
+            // Whole lines only, so a secret split across writes is still masked.
+            var buffered = (pending[stream] ?? "") + data
+            if let newline = buffered.lastIndex(of: "\n") {
+                deliver(stream, String(buffered[...newline]))
+                buffered = String(buffered[buffered.index(after: newline)...])
+            }
+            pending[stream] = buffered
+        }
+        for (stream, rest) in pending.sorted(by: { $0.key < $1.key }) where !rest.isEmpty { deliver(stream, rest) }
+        return Int32(truncatingIfNeeded: result["exit"] as? Int ?? 1)
     }
 
     /// Creates the fixture lock file (O_EXCL) with `record`; nil when taken, else what the shell
@@ -192,7 +233,7 @@ public final class DjangoRunner {
         let results: [[String: Any]]
         do {
             let result = try request(["op": "steps", "steps": [["op": "flush"], Self.sessionsRequest(emails, options: options)]],
-                                     during: "flushing and creating sessions on \(host)")
+                                     during: "flushing and creating sessions on \(host)", destructive: true)
             guard let answered = result["results"] as? [[String: Any]], answered.count == 2 else {
                 throw StagefixError.remoteCommandFailed(command: "flush and create sessions", exit: RemoteExit(status: 1), stderrTail: "the runner answered something other than two results")
             }
@@ -236,7 +277,7 @@ public final class DjangoRunner {
     /// A management command through `call_command`, in the runner (after the marker check); its
     /// output captured, an exception a typed error with its last line.
     public func call(_ arguments: [String]) throws -> (stdout: String, stderr: String) {
-        let result = try request(["op": "call", "args": arguments], during: "manage.py \(arguments.first ?? "") on \(host)")
+        let result = try request(["op": "call", "args": arguments], during: "manage.py \(arguments.first ?? "") on \(host)", destructive: true)
         return (redactor.redact(result["stdout"] as? String ?? ""), redactor.redact(result["stderr"] as? String ?? ""))
     }
 
@@ -274,14 +315,21 @@ public final class DjangoRunner {
         return Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
     }
 
-    private static func readAnswer(_ channel: InteractiveCommand, timeout: Double, during: String) throws -> [String: Any] {
-        guard let line = try channel.readLine(timeout: timeout, during: during) else {
-            throw EarlyExit(exit: try channel.finish(timeout: 5))
+    /// The answer line; output lines a management command streams before it go to `onStream`.
+    private static func readAnswer(_ channel: InteractiveCommand, timeout: Double, during: String, onStream: ((String, String) -> Void)? = nil) throws -> [String: Any] {
+        while true {
+            guard let line = try channel.readLine(timeout: timeout, during: during) else {
+                throw EarlyExit(exit: try channel.finish(timeout: 5))
+            }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
+                throw StagefixError.remoteCommandFailed(command: during, exit: RemoteExit(status: 1), stderrTail: "the runner answered something that is not JSON")
+            }
+            if let stream = object["stream"] as? String, object["ok"] == nil {
+                onStream?(stream, object["data"] as? String ?? "")
+                continue
+            }
+            return object
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
-            throw StagefixError.remoteCommandFailed(command: during, exit: RemoteExit(status: 1), stderrTail: "the runner answered something that is not JSON")
-        }
-        return object
     }
 
     /// The runner's error as stagefix's, its message masked (an exception can quote a DATABASE_URL).

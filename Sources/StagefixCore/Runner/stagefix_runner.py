@@ -2,7 +2,7 @@
 # it reads the site's env as data on stdin (never a command line), loads Django exactly as manage.py
 # does, then answers line-delimited JSON requests on the same channel: flush, sessions, call_command,
 # settings, the database environment marker. One process serves every step of a stagefix invocation.
-# No third-party imports; Python 3.8+, Django 3.2 to 5.x.
+# No third-party imports; Python 3.8+, Django 4.2 to 6.x.
 import io
 import json
 import os
@@ -80,16 +80,94 @@ def marker_role(connection):
         return row[0] if row else None
 
 
-def check_marker(require):
+def check_marker(context, request=None):
+    """Before any write, in the process that writes: the database must not be production's (by its
+    marker, or by a name or path naming a production host), and must carry the role the guard relied on."""
     from django.db import connection
 
-    role = marker_role(connection)
     where = describe_database(connection)
+    role = marker_role(connection)
     if role == "production":
         raise Refused("the database %s is marked production (table %s); nothing was changed" % (where, MARKER_TABLE))
-    if role is None and require:
+    check_database_name(where, context)
+    required = (request or {}).get("require_role")
+    if required and role != required:
+        raise Refused("the guard allowed this site on its database's %s marker, but the database %s is %s now; nothing was changed"
+                      % (required, where, ("marked %s" % role) if role else "not marked"))
+    if role is None and context["require_marker"]:
         raise Refused("the database %s carries no environment marker and guard.require_db_marker is on; run `stagefix db mark HOST staging` on the staging host" % where)
     return role
+
+
+def check_database_name(where, context):
+    """A staging site pointed at production's database: its name or path names a production host."""
+    import fnmatch
+
+    for word in re.split(r"[/\s@:]+", where.lower()):
+        # Host-like words only (site folders are named after their sites): not users or file names.
+        if "." in word.strip(".") and not word.endswith((".sqlite3", ".sqlite", ".db")) and any(fnmatch.fnmatchcase(word, pattern) for pattern in context["production_patterns"]):
+            raise Refused("the database %s names %s, a production host; a staging site must not write to it (fix the site's database settings)" % (where, word))
+
+
+def check_lock(spec):
+    """The host's fixture lock, held by another run, makes a destructive request wait (stagefix
+    retries it); a lock whose record names one of `nonces` (ours, or our parent's) does not."""
+    path = lock_path(spec["path"])
+    try:
+        mtime = int(os.stat(path).st_mtime)
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return
+    except OSError:
+        mtime, text = 0, ""
+    if any(nonce and nonce in text for nonce in spec.get("nonces") or []):
+        return
+    raise Problem("locked", json.dumps({"now": int(time.time()), "mtime": mtime, "record": text}))
+
+
+class _Relay(io.TextIOBase):
+    """A management command's stdout or stderr, sent to stagefix as it is written."""
+
+    def __init__(self, stream):
+        io.TextIOBase.__init__(self)
+        self.stream = stream
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def write(self, text):
+        if text:
+            send({"stream": self.stream, "data": text})
+        return len(text)
+
+
+def manage(args):
+    """Any management command through call_command, its output relayed; returns its exit status."""
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out, err = _Relay("stdout"), _Relay("stderr")
+    saved = sys.stdout, sys.stderr, sys.stdin
+    # stdin is the protocol: a command that asks for input gets end-of-file, never our requests.
+    sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO("")
+    status = 0
+    try:
+        call_command(*args, stdout=out, stderr=err)
+    except CommandError as error:
+        err.write("CommandError: %s\n" % error)
+        status = getattr(error, "returncode", 1) or 1
+    except SystemExit as error:
+        status = error.code if isinstance(error.code, int) else (0 if error.code is None else 1)
+    except Exception:
+        err.write(traceback.format_exc())
+        status = 1
+    finally:
+        sys.stdout, sys.stderr, sys.stdin = saved
+    return {"exit": status}
 
 
 def describe_database(connection):
@@ -99,12 +177,13 @@ def describe_database(connection):
     return "%s%s" % (name, (" on " + host) if host else "")
 
 
-def write_marker(role):
+def write_marker(role, context):
     from django.db import connection
 
     current = marker_role(connection)
     if current == "production":
         raise Refused("the database %s is marked production; stagefix never writes to a production database" % describe_database(connection))
+    check_database_name(describe_database(connection), context)
     with connection.cursor() as cursor:
         table = connection.ops.quote_name(MARKER_TABLE)
         if MARKER_TABLE not in connection.introspection.table_names(cursor):
@@ -286,12 +365,17 @@ def serve(request, context):
     expected = request.get("expect_signature")
     if expected is not None and expected != site_signature(context["watch"]):
         raise Problem("stale", "the site changed since this runner started (a deploy?)")
+    if request.get("lock"):
+        check_lock(request["lock"])
     op = request.get("op")
     if op == "steps":
         # Several requests in one round trip (flush, then sessions: the per-test fixture); the first
         # failure answers for all, and nothing after it runs.
         results = []
         for index, step in enumerate(request.get("steps") or []):
+            for key in ("require_role",):
+                if key in request and key not in step:
+                    step[key] = request[key]
             if step.get("op") in ("steps", "quit"):
                 raise Problem("usage", "a steps request cannot hold %r" % step.get("op"))
             started = time.monotonic()
@@ -306,13 +390,13 @@ def serve(request, context):
     if op == "flush":
         from django.db import transaction
 
-        check_marker(context["require_marker"])
+        check_marker(context, request)
         # One transaction around the flush and the post_migrate rows it re-creates: one commit, not dozens.
         with transaction.atomic():
             captured_call("flush", interactive=False, verbosity=0)
         return {"flushed": True}
     if op == "sessions":
-        check_marker(context["require_marker"])
+        check_marker(context, request)
         builtin = request.get("builtin") or not context["has_create_session"]
         sessions = []
         for email in request["emails"]:
@@ -332,15 +416,18 @@ def serve(request, context):
             sessions.append({"email": email, "key": key, "output": output})
         return {"sessions": sessions, "builtin": bool(builtin)}
     if op == "call":
-        check_marker(context["require_marker"])
+        check_marker(context, request)
         out, err = captured_call(*request["args"])
         return {"stdout": out, "stderr": err}
+    if op == "manage":
+        check_marker(context, request)
+        return manage(request["args"])
     if op == "lock_acquire":
         return lock_acquire(lock_path(request["path"]), request["record"])
     if op == "lock_release":
         return lock_release(lock_path(request["path"]), request["nonce"])
     if op == "mark":
-        return {"marker": write_marker(request["role"])}
+        return {"marker": write_marker(request["role"], context)}
     if op == "marker":
         from django.db import connection
 
@@ -361,6 +448,7 @@ def main():
         context = {
             "has_create_session": "create_session" in get_commands(),
             "require_marker": bool(header.get("require_marker")),
+            "production_patterns": [p.lower() for p in header.get("production_patterns") or []],
             "watch": header.get("watch") or [],
         }
         identity = {key: os.environ.get(key) for key in header.get("identity_keys") or []}

@@ -15,13 +15,20 @@ public struct FixtureRequest: Codable, Sendable, Equatable {
     public var config: String?
     public var timeout: Double
     public var action: Action
+    /// How long a destructive action waits for another run's fixture lock (nil: 60 s).
+    public var lockTimeout: Double?
+    /// The caller's STAGEFIX_LOCK_TOKENS: locks its parents hold do not make it wait (the agent
+    /// has its own environment, so they travel with the request).
+    public var lockTokens: String?
 
-    public init(host: String, sshConfig: String?, config: String?, timeout: Double, action: Action) {
+    public init(host: String, sshConfig: String?, config: String?, timeout: Double, action: Action, lockTimeout: Double? = nil, lockTokens: String? = nil) {
         self.host = host
         self.sshConfig = sshConfig
         self.config = config
         self.timeout = timeout
         self.action = action
+        self.lockTimeout = lockTimeout
+        self.lockTokens = lockTokens
     }
 
     public var wantsJSON: Bool {
@@ -44,7 +51,7 @@ public struct FixtureReply: Codable, Sendable {
     /// The reply for a failure, exactly as the command line reports one.
     public static func failure(_ error: any Error, json: Bool) -> FixtureReply {
         let status = ExitStatus(for: error)
-        return FixtureReply(exit: status.rawValue, stdout: json ? JSONOutput.error(error) + "\n" : "", stderr: "stagefix: \(error)\n")
+        return FixtureReply(exit: status.rawValue, stdout: json ? JSONOutput.error(error) + "\n" : "", stderr: StandardStreams.shownOnTerminal("stagefix: \(error)") + "\n")
     }
 }
 
@@ -59,6 +66,8 @@ public enum FixtureWork {
 
     /// Does the work on an open, guarded connection and returns what goes to stdout.
     public static func perform(_ request: FixtureRequest, on fixture: SiteConnection) throws -> String {
+        fixture.site.lockGate = LockGate(host: fixture.siteHost, waitSeconds: request.lockTimeout ?? 60,
+                                         environment: request.lockTokens.map { [HostLock.tokensVariable: $0] } ?? [:])
         switch request.action {
         case let .sessionCreate(emails, format, options, flushFirst):
             let addresses = try emails.map(EmailAddress.init)

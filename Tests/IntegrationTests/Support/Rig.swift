@@ -89,3 +89,32 @@ struct PinnedHostKey: HostKeyPolicy {
         }
     }
 }
+
+extension Rig {
+    /// The book's shared machine (scripts/test): a staging site and a live site under one login user.
+    static let sharedMachineStaging: Rig? = ProcessInfo.processInfo.environment["STAGEFIX_SHARED_STAGING_RIG_ENV"].flatMap { Rig.load(path: $0) }
+    static let sharedMachineLive: Rig? = ProcessInfo.processInfo.environment["STAGEFIX_SHARED_LIVE_RIG_ENV"].flatMap { Rig.load(path: $0) }
+
+    /// Runs Python as the rig's login user (its files stay its own).
+    func runAsUser(_ code: String, _ arguments: [String] = []) throws -> String {
+        try runLocal("/usr/sbin/runuser", ["-u", user, "--", "/usr/bin/python3", "-c", code] + arguments)
+    }
+
+    /// The role the site's database records (nil when unmarked).
+    func markDatabase(_ role: String?, database: String? = nil) throws {
+        let code = """
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            c.execute('CREATE TABLE IF NOT EXISTS stagefix_environment (id integer PRIMARY KEY, role varchar(20) NOT NULL)')
+            c.execute('DELETE FROM stagefix_environment')
+            if sys.argv[2]: c.execute("INSERT INTO stagefix_environment (id, role) VALUES (1, ?)", (sys.argv[2],))
+            c.commit()
+            """
+        _ = try runAsUser(code, [database ?? self["RIG_SITE_DIR"] + "/db.sqlite3", role ?? ""])
+    }
+
+    /// Lines in this rig's sshd log that start a command (exec) session.
+    var commandSessionsInLog: Int {
+        ((try? String(contentsOfFile: self["RIG_SSHD_LOG"], encoding: .utf8)) ?? "").components(separatedBy: "Starting session: command").count - 1
+    }
+}

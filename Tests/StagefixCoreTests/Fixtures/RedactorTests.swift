@@ -31,3 +31,31 @@ struct RedactorTests {
         #expect(masked.hasPrefix("a **") && masked.hasSuffix("** b") && masked.allSatisfy { "ab *".contains($0) }, "\(masked)")
     }
 }
+
+/// An env file's redactor masks what may be a secret and keeps what says which site was meant.
+struct EnvironmentRedactorTests {
+    let redactor = Redactor(environment: [
+        (key: "SITENAME", value: "staging.example.com"),
+        (key: "DJANGO_DB_PATH", value: "/home/elspeth/sites/staging.example.com/db.sqlite3"),
+        (key: "DJANGO_SECRET_KEY", value: "short-but-secret"),
+        (key: "DATABASE_URL", value: "postgres://app:hunter2-db@db.internal/app"),
+        (key: "STRIPE_HOOK", value: "whsec_9f8a7b6c5d4e3f2a1b0c"),
+        (key: "DEBUG", value: "true"),
+    ])
+
+    @Test func pathsAndHostNamesStayReadable() {
+        let text = "cannot open /home/elspeth/sites/staging.example.com/db.sqlite3 for staging.example.com (debug true)"
+        #expect(redactor.redact(text) == text)
+    }
+
+    @Test func secretsByKeyByURLAndByShapeAreMasked() {
+        #expect(redactor.redact("key short-but-secret") == "key ******")
+        #expect(redactor.redact("password hunter2-db refused") == "password ****** refused")
+        #expect(redactor.redact("hook whsec_9f8a7b6c5d4e3f2a1b0c") == "hook ******")
+    }
+
+    @Test(arguments: [("postgres://u:pw1234@h/db", ["pw1234"]), ("https://h/?token=abcd&x=1", ["abcd"]), ("plain", [])])
+    func urlPasswordsAreFound(value: String, expected: [String]) {
+        #expect(SecretRedaction.urlPasswords(in: value) == expected)
+    }
+}

@@ -11,8 +11,15 @@ struct ProductionGuardTests {
     }
 
     @Test(arguments: ["staging.example.com", "superlists-stage.example.com", "localhost"])
-    func allowPatternsMarkStaging(host: String) {
-        #expect(verdict(host).isAllowed)
+    func allowPatternsLetItConnectButNeverAllowOnTheirOwn(host: String) {
+        #expect(verdict(host).namesAllowConnecting)
+        #expect(!verdict(host).isAllowed)
+        #expect(verdict(host).adding(siteSays(host)).isAllowed)
+    }
+
+    /// The site's own env naming the host: the only evidence that can make it staging.
+    private func siteSays(_ host: String) -> [GuardReason] {
+        ProductionGuard.identityReasons(identity: [("SITENAME", host)], typedHost: host, sshHostName: host, productionHostNames: [], rules: rules)
     }
 
     @Test(arguments: ["www.example.com", "example.com", "prod-db.example.com", "live.example.com", "production.example.com"])
@@ -30,8 +37,9 @@ struct ProductionGuardTests {
     }
 
     @Test func aDeclaredRoleMarksAnOtherwiseUnknownHost() {
-        #expect(verdict("ci-box.example.net", role: .staging).isAllowed)
-        #expect(!verdict("staging.example.com", role: .production).isAllowed)
+        #expect(verdict("ci-box.example.net", role: .staging).namesAllowConnecting)
+        #expect(verdict("ci-box.example.net", role: .staging).adding(siteSays("ci-box.example.net")).isAllowed)
+        #expect(!verdict("staging.example.com", role: .production).adding(siteSays("staging.example.com")).isAllowed)
     }
 
     @Test func anAliasWhoseHostNameIsProductionIsRefused() {
@@ -47,15 +55,19 @@ struct ProductionGuardTests {
     }
 
     @Test func theSameAddressAndPortAsProductionIsRefused() {
+        // The machine serves production: raw commands refuse; a site on it must vouch for itself.
         let reasons = ProductionGuard.addressReasons(targetAddresses: ["10.0.0.5"], port: 22, productionEndpoints: [("www.example.com", ["10.0.0.5"], 22)])
-        #expect(reasons.first?.signal == .production)
+        #expect(reasons.first?.signal == .productionMachine)
+        let onShared = verdict("staging.example.com").adding(reasons).adding(siteSays("staging.example.com"))
+        #expect(onShared.allows(.site))
+        #expect(!onShared.allows(.machine))
         let otherPort = ProductionGuard.addressReasons(targetAddresses: ["10.0.0.5"], port: 2222, productionEndpoints: [("www.example.com", ["10.0.0.5"], 22)])
         #expect(otherPort.first?.signal == .neutral)
     }
 
     @Test func aProductionHostKeyIsRefused() {
         let keys = ["SHA256:abc": "www.example.com (known_hosts line 3)"]
-        #expect(ProductionGuard.hostKeyReasons(fingerprint: "SHA256:abc", productionKeys: keys).first?.signal == .production)
+        #expect(ProductionGuard.hostKeyReasons(fingerprint: "SHA256:abc", productionKeys: keys).first?.signal == .productionMachine)
         #expect(ProductionGuard.hostKeyReasons(fingerprint: "SHA256:xyz", productionKeys: keys).first?.signal == .neutral)
     }
 
@@ -69,9 +81,10 @@ struct ProductionGuardTests {
     }
 
     @Test func anyProductionSignalWinsOverStagingSignals() {
-        let result = verdict("staging.example.com", role: .staging)
-            .adding(ProductionGuard.hostKeyReasons(fingerprint: "SHA256:abc", productionKeys: ["SHA256:abc": "www"]))
+        let result = verdict("staging.example.com", role: .staging).adding(siteSays("staging.example.com"))
+            .adding([GuardReason(.production, "identity", "the server's ALLOWED_HOSTS names www.example.com, a production host")])
         #expect(!result.isAllowed)
+        #expect(!result.allows(.machine))
     }
 
     @Test(arguments: [("*prod*", "www.PROD.example.com", true), ("www.*", "www.example.com", true), ("www.*", "wwwx.example.com", false), ("?ive", "live", true), ("*", "", true), ("a*b*c", "aXbYc", true), ("a*b*c", "aXbY", false)])
@@ -99,5 +112,113 @@ struct HostedSiteEvidenceTests {
     @Test func onlyStagingSitesGiveNoSignal() {
         let reasons = ProductionGuard.hostedSiteReasons(siteNames: ["staging.example.com"], folder: "~/sites", productionHostNames: [], rules: rules)
         #expect(reasons.map(\.signal) == [.neutral])
+    }
+}
+
+/// The decision on gathered evidence: the site acted on must say it is staging.
+struct SiteEvidenceTests {
+    let rules = GuardRules(apexDomain: "example.com")
+
+    private func staging(_ host: String = "staging.example.com") -> GuardVerdict {
+        GuardVerdict(host: host, reasons: ProductionGuard.nameReasons(typedHost: host, sshHostName: host, role: nil, productionHostNames: [], rules: rules))
+    }
+
+    @Test func aMistypedIdentityKeyNamesNothingAndAwaitsTheSite() {
+        // `identity_keys: [SITE_NAME]` where the env has SITENAME: no identity at all.
+        let result = staging().adding(ProductionGuard.identityReasons(identity: [], typedHost: "staging.example.com", sshHostName: "staging.example.com", productionHostNames: [], rules: rules))
+        #expect(!result.isAllowed)
+        #expect(result.awaitsSiteConfirmation)
+        #expect(result.refusalReasons.first?.contains("db mark staging.example.com staging") == true)
+        // Its database's staging marker vouches for the site, never for a shell.
+        let marked = result.adding([GuardReason(.staging, "database marker", "the site's database db is marked staging")])
+        #expect(marked.allows(.site))
+        #expect(!marked.allows(.machine))
+    }
+
+    @Test(arguments: [
+        ("~/sites/www.example.com", ".env"),          // production's folder under a staging name
+        ("~/sites/staging.example.com", "../www.example.com/.env"),  // staging's folder, production's env
+        ("~/sites/staging.example.com", "/etc/staging.env"),         // env outside the site
+        ("/srv/shop-prod", ".env"),
+    ])
+    func aSiteThatIsNotPlainlyTheStagingSiteRefuses(path: String, envFile: String) {
+        let layout = SiteLayout(projectPath: path, envFile: envFile)
+        let reasons = ProductionGuard.siteReasons(layout: layout, productionSitePaths: [], productionHostNames: [], rules: rules)
+        #expect(reasons.contains { $0.signal == .production && $0.evidence == "site" }, "\(path) \(envFile)")
+        #expect(reasons.allSatisfy { $0.fix != nil })
+    }
+
+    @Test func aProductionHostsOwnSiteFolderRefusesWhateverItIsCalled() {
+        let layout = SiteLayout(projectPath: "~/sites/../sites/superlists")
+        let reasons = ProductionGuard.siteReasons(layout: layout, productionSitePaths: [("superlists.io", "~/sites/superlists")], productionHostNames: ["superlists.io"], rules: rules)
+        #expect(reasons.contains { $0.detail.contains("superlists.io") })
+        #expect(ProductionGuard.siteReasons(layout: SiteLayout(projectPath: "~/sites/staging.example.com"), productionSitePaths: [], productionHostNames: [], rules: rules).isEmpty)
+    }
+
+    @Test func wildcardsNeitherVouchNorRefuse() {
+        let reasons = ProductionGuard.identityReasons(identity: [("DJANGO_ALLOWED_HOSTS", "*")], typedHost: "staging.example.com", sshHostName: "staging.example.com", productionHostNames: [], rules: rules)
+        #expect(reasons.map(\.signal) == [.neutral])
+    }
+
+    @Test func theThirdEditionsDjangoAllowedHostIsADefaultIdentityKey() {
+        #expect(GuardRules().identityKeys.contains("DJANGO_ALLOWED_HOST"))
+        #expect(GuardRules().identityKeys.contains("SITENAME"))
+    }
+
+    @Test func aMachineThatServesAProductionSiteRefusesRawCommands() {
+        let sites = [HostedSite(name: "superlists", identity: [("DJANGO_ALLOWED_HOST", "www.example.com")]), HostedSite(name: "notes.example.org")]
+        let reasons = ProductionGuard.machineReasons(sites: sites, folder: "~/sites", productionHostNames: [], rules: rules)
+        #expect(reasons.map(\.signal) == [.productionMachine])
+        #expect(reasons[0].detail.contains("superlists"))
+        let byName = ProductionGuard.machineReasons(sites: [HostedSite(name: "www.example.com")], folder: "~/sites", productionHostNames: [], rules: rules)
+        #expect(byName.first?.signal == .productionMachine)
+        let onlyStaging = ProductionGuard.machineReasons(sites: [HostedSite(name: "staging2.example.com")], folder: "~/sites", productionHostNames: [], rules: rules)
+        #expect(onlyStaging.map(\.signal) == [.neutral])
+    }
+
+    @Test func theSocketsRealAddressIsJudgedNotASecondLookup() {
+        // Planned: staging's address; connected: production's (a name that resolves differently twice).
+        let endpoints = [(name: "www.example.com", addresses: ["10.0.0.5"], port: 22)]
+        let planned = ProductionGuard.addressReasons(targetAddresses: ["10.0.0.9"], port: 22, productionEndpoints: endpoints)
+        let connected = ProductionGuard.addressReasons(targetAddresses: ["10.0.0.5"], port: 22, productionEndpoints: endpoints)
+        #expect(planned.map(\.signal) == [.neutral])
+        let result = staging().adding(planned).adding(connected).adding(ProductionGuard.identityReasons(identity: [("SITENAME", "staging.example.com")], typedHost: "staging.example.com", sshHostName: "staging.example.com", productionHostNames: [], rules: rules))
+        #expect(!result.allows(.machine))
+    }
+
+    @Test func aDatabaseNamedAfterProductionRefuses() {
+        #expect(ProductionGuard.databaseReasons(description: "/home/u/sites/www.example.com/db.sqlite3", productionHostNames: [], rules: rules).first?.signal == .production)
+        #expect(ProductionGuard.databaseReasons(description: "staging on db.internal", productionHostNames: [], rules: rules).first?.signal == .neutral)
+    }
+
+    @Test(arguments: [("~/sites/x/../y", "~/sites/y"), ("sites/x", "~/sites/x"), ("/a//b/./c/", "/a/b/c"), ("~/..", "~"), ("/..", "/")])
+    func remotePathsNormalise(path: String, expected: String) {
+        #expect(RemotePath.normalized(path) == expected)
+    }
+
+    @Test func markingStagingNeedsIdentityOrAMachineWithoutProduction() {
+        let unnamed = staging().adding(ProductionGuard.identityReasons(identity: [], typedHost: "staging.example.com", sshHostName: "staging.example.com", productionHostNames: [], rules: rules))
+        #expect(unnamed.allows(.markingStaging))
+        let shared = unnamed.adding(ProductionGuard.machineReasons(sites: [HostedSite(name: "www.example.com")], folder: "~/sites", productionHostNames: [], rules: rules))
+        #expect(!shared.allows(.markingStaging))
+        #expect(shared.adding(ProductionGuard.identityReasons(identity: [("SITENAME", "staging.example.com")], typedHost: "staging.example.com", sshHostName: "staging.example.com", productionHostNames: [], rules: rules)).allows(.markingStaging))
+    }
+}
+
+struct MailSourcePolicyTests {
+    let rules = GuardRules(apexDomain: "example.com")
+    let layout = SiteLayout(projectPath: "~/sites/staging.example.com")
+
+    private func check(_ text: String, configured: String? = nil) -> Bool {
+        (try? MailSourcePolicy.check(try MailSource(parsing: text), layout: layout, configured: configured, productionNames: [], productionSitePaths: [], rules: rules, host: "staging.example.com")) != nil
+    }
+
+    @Test func insideTheSiteOrTheConfiguredCaptureFolderOnly() {
+        #expect(check("django-files:~/sites/staging.example.com/sent_emails"))
+        #expect(check("maildir:/var/mail/capture/new", configured: "maildir:/var/mail/capture"))
+        #expect(!check("maildir:/var/mail/capture"))
+        #expect(!check("django-files:~/sites/www.example.com/sent_emails"))
+        #expect(!check("django-files:~/sites/staging.example.com/../www.example.com/sent_emails"))
+        #expect(!check("maildir:~/sites/www.example.com/mail", configured: "maildir:~/sites/www.example.com/mail"))
     }
 }
