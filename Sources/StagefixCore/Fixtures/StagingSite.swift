@@ -95,51 +95,29 @@ public final class StagingSite {
         return .configuration("the env file \(path) on \(host) cannot be read: \(error)")
     }
 
-    /// Runs `manage.py ARGS` with the server's env delivered on stdin; several at once share the
-    /// connection (one channel each).
-    public func manage(_ argumentLists: [[String]], streamOutput: Bool = false) throws -> [ManagementOutput] {
+    /// Runs `manage.py ARGS` on exec channels with the server's env delivered on stdin (never on a
+    /// command line); several at once share the connection (one channel each). No database checks run
+    /// here: stagefix's own commands go through the runner (`relayManagement`).
+    public func manage(_ argumentLists: [[String]]) throws -> [ManagementOutput] {
         let environment = try environment()
         let redactor = environment.redactor
         let script = EnvDelivery.script(environment.values)
-        var outputs = [(out: [UInt8], err: [UInt8])](repeating: ([], []), count: argumentLists.count)
-        var pendingStderr = [[UInt8]](repeating: [], count: argumentLists.count)
+        let outputs = argumentLists.map { _ in (out: BoundedTail(), err: BoundedTail()) }
         let commands = argumentLists.enumerated().map { index, arguments in
             RemoteCommand(
                 ManagementCommandLine.build(layout: layout, arguments: arguments, deliversEnv: true),
                 stdin: FixedStdin(script),
-                stdout: { chunk in
-                    if streamOutput {
-                        StandardStreams.writeAll(chunk.baseAddress!, chunk.count, to: 1)
-                    } else {
-                        outputs[index].out.append(contentsOf: chunk)
-                    }
-                },
-                stderr: { chunk in
-                    // Keep a bounded tail for error messages even when relaying.
-                    outputs[index].err.append(contentsOf: chunk)
-                    if outputs[index].err.count > 65536 { outputs[index].err.removeFirst(outputs[index].err.count - 65536) }
-                    guard streamOutput else { return }
-                    // Relay whole lines only, so a secret split across chunks is still masked.
-                    pendingStderr[index].append(contentsOf: chunk)
-                    if let lastNewline = pendingStderr[index].lastIndex(of: UInt8(ascii: "\n")) {
-                        let lines = String(decoding: pendingStderr[index][...lastNewline], as: UTF8.self)
-                        pendingStderr[index].removeFirst(lastNewline + 1)
-                        StandardStreams.write(redactor.redact(lines), to: 2)
-                    }
-                })
+                stdout: { outputs[index].out.append($0) },
+                stderr: { outputs[index].err.append($0) })
         }
         for arguments in argumentLists {
             trace?("running manage.py \(redactor.redact(arguments.joined(separator: " "))) in \(layout.projectPath) with \(environment.values.count) env values on stdin")
         }
         let watch = Stopwatch()
         let exits = try session.runConcurrently(commands, timeout: timeout)
-        for rest in pendingStderr where !rest.isEmpty {
-            StandardStreams.write(redactor.redact(String(decoding: rest, as: UTF8.self)), to: 2)
-        }
         trace?("management command(s) done (\(String(format: "%.1f", watch.milliseconds)) ms)")
         return zip(exits, outputs).map { exit, output in
-            let stderr = redactor.redact(String(decoding: output.err, as: UTF8.self))
-            return ManagementOutput(exit: exit, stdout: String(decoding: output.out, as: UTF8.self), stderr: stderr)
+            ManagementOutput(exit: exit, stdout: output.out.text, stderr: redactor.redact(output.err.text))
         }
     }
 
