@@ -1,8 +1,10 @@
 // Warm mode: a local agent that keeps each host's guarded SSH connection and Django runner alive, so
 // a later `session create` or `db flush` from any test costs milliseconds. It serves its own user only
-// (a 0700 folder, a 0600 socket, the peer's uid checked), notices deploys (the runner sees the env
-// file, manage.py or git's HEAD/index change before each request) and starts afresh, survives a dead connection or runner by reopening
-// once before the work (never re-running work that may have run), and exits when idle.
+// (a 0700 folder, a 0600 socket, the peer's uid checked), judges each request with the caller's own
+// stagefix.yml (sent as text) and guards afresh when that, ssh_config or known_hosts changed, notices
+// deploys (the runner sees the env file, manage.py or git's HEAD/index change before each request) and
+// starts afresh, survives a dead connection or runner by reopening once before the work (never
+// re-running work that may have run), and exits when idle.
 import Foundation
 import SSH
 #if canImport(Glibc)
@@ -12,9 +14,9 @@ import Glibc
 public enum AgentSocket {
     /// The request format's version, in the socket's name: an agent left running by another
     /// stagefix build is never handed requests it would read differently (it idles out).
-    static let protocolVersion = 2
+    static let protocolVersion = 3
 
-    /// `$STAGEFIX_AGENT_SOCKET`, else `$XDG_RUNTIME_DIR/stagefix/agent-v2.sock`, else `/tmp/stagefix-UID/agent-v2.sock`.
+    /// `$STAGEFIX_AGENT_SOCKET`, else `$XDG_RUNTIME_DIR/stagefix/agent-v3.sock`, else `/tmp/stagefix-UID/agent-v3.sock`.
     public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let explicit = environment["STAGEFIX_AGENT_SOCKET"], !explicit.isEmpty { return explicit }
         let name = "agent-v\(protocolVersion).sock"
@@ -169,8 +171,11 @@ public final class WarmAgent: @unchecked Sendable {
     }
 
     func run(_ request: FixtureRequest) -> FixtureReply {
+        let config: StagefixConfig
         do {
             try FixtureWork.validate(request)
+            // The caller's config, from the text it sent: never a file near the agent.
+            config = try StagefixConfig(file: request.config)
         } catch {
             return .failure(error, json: request.wantsJSON)
         }
@@ -180,21 +185,21 @@ public final class WarmAgent: @unchecked Sendable {
             hosts[request.connectionKey] = created
             return created
         }
-        return host.run(request)
+        return host.run(request, config: config)
     }
 }
 
-/// One host's warm state: a guarded connection and its runner, used by one request at a time.
+/// One host's warm state: a guarded connection and its runner, used by one request at a time, and
+/// what its guard verdict was drawn from.
 final class WarmHost: @unchecked Sendable {
     private let lock = NSLock()
     private let trace: (@Sendable (String) -> Void)?
     private let connectionRequest: ConnectionRequest
-    private let configPath: String?
     private var fixture: SiteConnection?
+    private var guardedWith: GuardInputs?
 
     init(request: FixtureRequest, trace: (@Sendable (String) -> Void)?) {
         self.trace = trace
-        configPath = request.config
         connectionRequest = ConnectionRequest(destination: request.host, sshConfigPath: request.sshConfig, timeout: request.timeout, trace: trace)
     }
 
@@ -205,16 +210,18 @@ final class WarmHost: @unchecked Sendable {
         }
     }
 
-    func run(_ request: FixtureRequest) -> FixtureReply {
+    func run(_ request: FixtureRequest, config: StagefixConfig) -> FixtureReply {
         lock.withLock {
+            // Read before connecting: an edit made while the guard runs is seen by the next request.
+            let inputs = GuardInputs(request: request, config: config)
             do {
                 do {
-                    return FixtureReply(exit: 0, stdout: try FixtureWork.perform(request, on: try ready()), stderr: "")
+                    return FixtureReply(exit: 0, stdout: try FixtureWork.perform(request, on: try ready(config: config, inputs: inputs)), stderr: "")
                 } catch is DjangoRunner.SiteChanged {
                     // The runner refused the request untouched: start afresh (guard and all) and ask again.
                     trace?("\(connectionRequest.destination) changed (a deploy?); reconnecting and restarting Django")
                     dropFixture()
-                    return FixtureReply(exit: 0, stdout: try FixtureWork.perform(request, on: try ready()), stderr: "")
+                    return FixtureReply(exit: 0, stdout: try FixtureWork.perform(request, on: try ready(config: config, inputs: inputs)), stderr: "")
                 }
             } catch {
                 // The work may have started: never run it again; the next request reconnects.
@@ -224,16 +231,22 @@ final class WarmHost: @unchecked Sendable {
         }
     }
 
-    /// A connection and runner fit for the next request: reopened (guard and all) when the connection
-    /// or the runner died. A deploy is noticed by the runner itself, on each request (`SiteChanged`).
-    /// Nothing of the request has run yet.
-    private func ready() throws -> SiteConnection {
+    /// A connection and runner fit for the next request: reopened (guard and all) when the caller's
+    /// stagefix.yml, ssh_config or known_hosts changed, or when the connection or the runner died.
+    /// A deploy is noticed by the runner itself, on each request (`SiteChanged`). Nothing of the
+    /// request has run yet.
+    private func ready(config: StagefixConfig, inputs: GuardInputs) throws -> SiteConnection {
         if let fixture {
-            if fixture.site.isRunnerAlive { return fixture }
-            trace?("the runner or the connection to \(connectionRequest.destination) ended; reconnecting")
-            dropFixture()
+            if guardedWith != inputs {
+                trace?("stagefix.yml, ssh_config or known_hosts changed for \(connectionRequest.destination); judging the guard again")
+                dropFixture()
+            } else if fixture.site.isRunnerAlive {
+                return fixture
+            } else {
+                trace?("the runner or the connection to \(connectionRequest.destination) ended; reconnecting")
+                dropFixture()
+            }
         }
-        let config = try StagefixConfig.load(explicitPath: configPath, searchFrom: FileManager.default.currentDirectoryPath)
         let opened = try SiteConnection.open(connectionRequest, config: config)
         do {
             let runner = try opened.site.runner()
@@ -243,12 +256,14 @@ final class WarmHost: @unchecked Sendable {
             throw error
         }
         fixture = opened
+        guardedWith = inputs
         return opened
     }
 
     private func dropFixture() {
         fixture?.close()
         fixture = nil
+        guardedWith = nil
     }
 
     private func isConnectionFailure(_ error: any Error) -> Bool {
