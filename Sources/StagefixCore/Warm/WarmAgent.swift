@@ -84,18 +84,11 @@ public final class WarmAgent: @unchecked Sendable {
 
     /// Listens until idle for `idleSeconds`; returns after closing every connection.
     public func serve() throws {
-        let folder = PathText.deletingLastComponent(socketPath)
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var info = stat()
-        guard lstat(folder, &info) == 0, info.st_uid == getuid(), info.st_mode & 0o077 == 0 else {
-            throw StagefixError.configuration("the agent's folder \(folder) must belong to you with mode 0700")
-        }
+        try AgentSocketFolder.prepare(PathText.deletingLastComponent(socketPath))
         let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard listener >= 0 else { throw StagefixError.configuration("cannot create the agent socket: \(String(cString: strerror(errno)))") }
         defer { close(listener) }
-        // A socket left by a dead agent is replaced; a live agent keeps its own.
-        if connectable(socketPath) { throw StagefixError.usage("an agent already listens on \(socketPath)") }
-        unlink(socketPath)
+        try removeStaleSocket()
         var address = try AgentSocket.address(socketPath)
         let previousMask = umask(0o177)
         let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
@@ -104,8 +97,10 @@ public final class WarmAgent: @unchecked Sendable {
             throw StagefixError.configuration("cannot listen on \(socketPath): \(String(cString: strerror(errno)))")
         }
         chmod(socketPath, 0o600)
+        let ownSocket = fileIdentity(socketPath)
         defer {
-            unlink(socketPath)
+            // Only the socket this agent made: whatever took its place since is left alone.
+            if let ownSocket, fileIdentity(socketPath) == ownSocket { unlink(socketPath) }
             lock.withLock { hosts.values.forEach { $0.close() } }
         }
         // Our own signal handling: a parent may have left TERM ignored or blocked, which children inherit.
@@ -149,11 +144,37 @@ public final class WarmAgent: @unchecked Sendable {
     }
 
     private func peerIsUs(_ descriptor: Int32) -> Bool {
-        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } (Glibc hides the type behind _GNU_SOURCE).
-        var credentials: (Int32, UInt32, UInt32) = (0, 0, 0)
-        var length = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
-        guard getsockopt(descriptor, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return false }
-        return credentials.1 == getuid()
+        PeerCredentials.uid(of: descriptor) == getuid()
+    }
+
+    /// Clears the way for our socket: only a socket of ours that no agent answers on (a dead agent's)
+    /// is removed. Anything else at the path is someone's file, link or socket and stays untouched.
+    private func removeStaleSocket() throws {
+        var info = stat()
+        guard lstat(socketPath, &info) == 0 else {
+            let code = errno
+            if code == ENOENT { return }
+            throw StagefixError.configuration("cannot inspect \(socketPath): \(String(cString: strerror(code)))")
+        }
+        let kind: String? = switch info.st_mode & S_IFMT {
+        case S_IFSOCK: info.st_uid == getuid() ? nil : "a socket of uid \(info.st_uid)"
+        case S_IFLNK: "a symbolic link"
+        case S_IFDIR: "a folder"
+        case S_IFREG: "a regular file"
+        default: "not a socket"
+        }
+        if let kind {
+            throw StagefixError.configuration("\(socketPath) is \(kind), not an agent socket of yours; the agent leaves it alone: move it away or use another --socket")
+        }
+        if connectable(socketPath) { throw StagefixError.usage("an agent already listens on \(socketPath)") }
+        unlink(socketPath)
+    }
+
+    /// Device and inode: tells our socket apart from anything put at its path later.
+    private func fileIdentity(_ path: String) -> [UInt64]? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return [UInt64(info.st_dev), UInt64(info.st_ino)]
     }
 
     private func connectable(_ path: String) -> Bool {
