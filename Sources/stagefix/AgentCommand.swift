@@ -20,7 +20,7 @@ struct AgentCommand: ParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The socket (default $STAGEFIX_AGENT_SOCKET, else $XDG_RUNTIME_DIR/stagefix/agent-v2.sock, else /tmp/stagefix-UID/agent-v2.sock).", valueName: "path"))
+    @Option(help: ArgumentHelp("The socket (default $STAGEFIX_AGENT_SOCKET, else $XDG_RUNTIME_DIR/stagefix/agent-v3.sock, else /tmp/stagefix-UID/agent-v3.sock).", valueName: "path"))
     var socket: String?
 
     @Option(help: ArgumentHelp("Exit after this many seconds without a request.", valueName: "seconds"))
@@ -49,22 +49,24 @@ struct WarmOption: ParsableArguments {
 extension HostOptions {
     /// Runs a fixture request through the agent (when warm and reachable) or directly; prints and exits like any command.
     func perform(_ action: FixtureRequest.Action, warm: WarmOption) throws {
-        let request = FixtureRequest(
-            host: host, sshConfig: sshConfig.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
-            config: StagefixConfig.locate(explicitPath: config, searchFrom: FileManager.default.currentDirectoryPath),
-            timeout: timeout, action: action,
-            lockTimeout: lockTimeout, lockTokens: ProcessInfo.processInfo.environment[HostLock.tokensVariable])
         let trace = connectionRequest.trace
-        var reply: FixtureReply?
-        if warm.isOn {
-            do {
+        let final: FixtureReply
+        do {
+            // stagefix.yml by content, found from our folder: the agent may run in another one.
+            let request = FixtureRequest(
+                host: host, sshConfig: sshConfig.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                config: try StagefixConfigFile.find(explicitPath: config, searchFrom: FileManager.default.currentDirectoryPath),
+                timeout: timeout, action: action,
+                lockTimeout: lockTimeout, lockTokens: ProcessInfo.processInfo.environment[HostLock.tokensVariable])
+            var reply: FixtureReply?
+            if warm.isOn {
                 try FixtureWork.validate(request)
                 reply = AgentClient.send(request, socketPath: AgentSocket.defaultPath(), idleSeconds: 600, trace: trace)
-            } catch {
-                reply = .failure(error, json: request.wantsJSON)
             }
+            final = reply ?? FixtureWork.run(request, trace: trace, passphrase: TerminalPrompt.passphraseProvider)
+        } catch {
+            final = .failure(error, json: action.wantsJSON)
         }
-        let final = reply ?? FixtureWork.run(request, trace: trace, passphrase: TerminalPrompt.passphraseProvider)
         StandardStreams.write(final.stdout, to: 1)
         StandardStreams.write(final.stderr, to: 2)
         if final.exit != 0 { throw ExitCode(final.exit) }

@@ -49,6 +49,8 @@ struct SSHConfigLine {
 public struct SSHConfig: Sendable {
     /// Lines in reading order, Include already expanded, each with its block's condition.
     fileprivate var lines: [(condition: Condition, line: SSHConfigLineBox)] = []
+    /// Every file read, Includes too, in reading order: what a cached resolution depends on.
+    public private(set) var files: [String] = []
 
     fileprivate enum Condition: Sendable {
         case always
@@ -99,6 +101,7 @@ public struct SSHConfig: Sendable {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw SSHError.configuration(message: "cannot read ssh config file \(path)", at: nil)
         }
+        files.append(path)
         try read(text: text, path: path, base: base, condition: condition, depth: depth)
     }
 

@@ -25,42 +25,9 @@ public struct StagefixConfig: Sendable {
 
     public init() {}
 
-    /// Which file `load` would read: `-c FILE`, else the nearest `stagefix.yml` (nil: none, defaults).
-    public static func locate(explicitPath: String?, searchFrom: String) -> String? {
-        if let explicitPath { return URL(fileURLWithPath: explicitPath, relativeTo: URL(fileURLWithPath: searchFrom + "/")).standardizedFileURL.path }
-        var directory = URL(fileURLWithPath: searchFrom).standardizedFileURL
-        while true {
-            let candidate = directory.appendingPathComponent("stagefix.yml").path
-            if FileManager.default.isReadableFile(atPath: candidate) { return candidate }
-            let parent = directory.deletingLastPathComponent()
-            if parent.path == directory.path { return nil }
-            directory = parent
-        }
-    }
-
     /// `-c FILE`, else `stagefix.yml` in `searchFrom` or its nearest parent, else defaults.
     public static func load(explicitPath: String?, searchFrom: String) throws -> StagefixConfig {
-        if let explicitPath {
-            guard let data = FileManager.default.contents(atPath: explicitPath) else {
-                throw StagefixError.configuration("config file \(explicitPath) does not exist or cannot be read (given with -c)")
-            }
-            return try parse(yaml: try text(of: data, path: explicitPath), path: explicitPath)
-        }
-        var directory = URL(fileURLWithPath: searchFrom).standardizedFileURL
-        while true {
-            let candidate = directory.appendingPathComponent("stagefix.yml").path
-            // A file that is there but unreadable or not UTF-8 is an error, never skipped: it may
-            // be the one that declares production.
-            if FileManager.default.fileExists(atPath: candidate) {
-                guard let data = FileManager.default.contents(atPath: candidate) else {
-                    throw StagefixError.configuration("\(candidate) cannot be read (check its permissions)")
-                }
-                return try parse(yaml: try text(of: data, path: candidate), path: candidate)
-            }
-            let parent = directory.deletingLastPathComponent()
-            if parent.path == directory.path { return StagefixConfig() }
-            directory = parent
-        }
+        try StagefixConfig(file: StagefixConfigFile.find(explicitPath: explicitPath, searchFrom: searchFrom))
     }
 
     /// The file's text; not UTF-8 is an error naming the first bad byte.

@@ -1,5 +1,5 @@
 // The command line's side of warm mode: hand the request to the agent, starting it on first use;
-// nil means no agent could be reached, and the caller does the work itself.
+// nil means no agent could be reached or trusted, and the caller does the work itself.
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -7,20 +7,29 @@ import Glibc
 
 public enum AgentClient {
     public static func send(_ request: FixtureRequest, socketPath: String, idleSeconds: Double, trace: (@Sendable (String) -> Void)?) -> FixtureReply? {
-        var descriptor = connect(socketPath)
-        if descriptor == nil {
-            guard let pid = startAgent(socketPath: socketPath, idleSeconds: idleSeconds, trace: trace) else { return nil }
+        var answer = reach(socketPath)
+        // Started only where nobody else could be listening: a missing folder (the agent makes it) or ours.
+        if case .nobody = answer, let pid = startAgent(socketPath: socketPath, idleSeconds: idleSeconds, trace: trace) {
             let deadline = Date().addingTimeInterval(5)
             var status: Int32 = 0
-            while descriptor == nil && Date() < deadline {
-                // An agent that could not start (an unusable socket folder) has exited: stop waiting.
-                if waitpid(pid, &status, WNOHANG) == pid { break }
-                usleep(10_000)
-                descriptor = connect(socketPath)
+            while case .nobody = answer, Date() < deadline {
+                // An agent that could not start (an unusable socket folder or path) has exited: stop waiting.
+                let exited = waitpid(pid, &status, WNOHANG) == pid
+                if !exited { usleep(10_000) }
+                answer = reach(socketPath)
+                if exited { break }
             }
         }
-        guard let descriptor else {
+        let descriptor: Int32
+        switch answer {
+        case let .agent(connected):
+            descriptor = connected
+        case .nobody:
             trace?("no agent answered on \(socketPath); working without it")
+            return nil
+        case let .untrusted(reason):
+            trace?("not using the agent: \(reason)")
+            StandardStreams.printError("stagefix: warning: not using the warm agent: \(reason); working without it")
             return nil
         }
         defer { close(descriptor) }
@@ -30,6 +39,29 @@ public enum AgentClient {
             return .failure(SSH.SSHError.connectionLost(during: "a request to the warm agent", reason: "the agent ended before answering; the work may or may not have run"), json: request.wantsJSON)
         }
         return reply
+    }
+
+    private enum Answer {
+        case agent(Int32)
+        case nobody
+        case untrusted(String)
+    }
+
+    /// A connection to the agent at `path`: made only when its folder is ours alone, and kept only
+    /// when the process that accepted it runs as us (another user may have listened there first).
+    private static func reach(_ path: String) -> Answer {
+        switch AgentSocketFolder.inspect(PathText.deletingLastComponent(path)) {
+        case .missing: return .nobody
+        case let .untrusted(reason): return .untrusted(reason)
+        case .ours: break
+        }
+        guard let descriptor = connect(path) else { return .nobody }
+        let peer = PeerCredentials.uid(of: descriptor)
+        guard peer == getuid() else {
+            close(descriptor)
+            return .untrusted("the process listening on \(path) runs as \(peer.map { "uid \($0)" } ?? "an unknown user"), not as you (uid \(getuid()))")
+        }
+        return .agent(descriptor)
     }
 
     static func connect(_ path: String) -> Int32? {

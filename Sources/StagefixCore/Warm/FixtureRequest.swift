@@ -7,12 +7,19 @@ public struct FixtureRequest: Codable, Sendable, Equatable {
         /// `flushFirst`: the database is flushed first, in the same request (`session create --flush`).
         case sessionCreate(emails: [String], format: String, options: SessionRequestOptions, flushFirst: Bool = false)
         case databaseFlush(json: Bool)
+
+        public var wantsJSON: Bool {
+            switch self {
+            case let .sessionCreate(_, format, _, _): return format == SessionOutputFormat.json.rawValue
+            case let .databaseFlush(json): return json
+            }
+        }
     }
 
     public var host: String
     public var sshConfig: String?
-    /// stagefix.yml, already located by the client (its working folder decides which one).
-    public var config: String?
+    /// The caller's stagefix.yml by content (its working folder or `-c` decided which); nil: none, defaults.
+    public var config: StagefixConfigFile?
     public var timeout: Double
     public var action: Action
     /// How long a destructive action waits for another run's fixture lock (nil: 60 s).
@@ -21,7 +28,7 @@ public struct FixtureRequest: Codable, Sendable, Equatable {
     /// has its own environment, so they travel with the request).
     public var lockTokens: String?
 
-    public init(host: String, sshConfig: String?, config: String?, timeout: Double, action: Action, lockTimeout: Double? = nil, lockTokens: String? = nil) {
+    public init(host: String, sshConfig: String?, config: StagefixConfigFile?, timeout: Double, action: Action, lockTimeout: Double? = nil, lockTokens: String? = nil) {
         self.host = host
         self.sshConfig = sshConfig
         self.config = config
@@ -31,15 +38,11 @@ public struct FixtureRequest: Codable, Sendable, Equatable {
         self.lockTokens = lockTokens
     }
 
-    public var wantsJSON: Bool {
-        switch action {
-        case let .sessionCreate(_, format, _, _): return format == SessionOutputFormat.json.rawValue
-        case let .databaseFlush(json): return json
-        }
-    }
+    public var wantsJSON: Bool { action.wantsJSON }
 
-    /// Connections are reused only for requests that would open the same one.
-    var connectionKey: String { [host, sshConfig ?? "", config ?? "", String(timeout)].joined(separator: "\u{0}") }
+    /// Requests that would open the same connection share one; whether it may still be used is
+    /// decided on each request (`GuardInputs`), since the files behind these paths can change.
+    var connectionKey: String { [host, sshConfig ?? "", config?.path ?? "", String(timeout)].joined(separator: "\u{0}") }
 }
 
 /// What a fixture command prints and how it exits.
@@ -85,7 +88,7 @@ public enum FixtureWork {
     public static func run(_ request: FixtureRequest, trace: (@Sendable (String) -> Void)?, passphrase: @escaping PassphraseProvider) -> FixtureReply {
         do {
             try validate(request)
-            let config = try StagefixConfig.load(explicitPath: request.config, searchFrom: FileManager.default.currentDirectoryPath)
+            let config = try StagefixConfig(file: request.config)
             let fixture = try SiteConnection.open(
                 ConnectionRequest(destination: request.host, sshConfigPath: request.sshConfig, timeout: request.timeout, trace: trace, passphrase: passphrase),
                 config: config)

@@ -1,8 +1,10 @@
 // Warm mode: a local agent that keeps each host's guarded SSH connection and Django runner alive, so
 // a later `session create` or `db flush` from any test costs milliseconds. It serves its own user only
-// (a 0700 folder, a 0600 socket, the peer's uid checked), notices deploys (the runner sees the env
-// file, manage.py or git's HEAD/index change before each request) and starts afresh, survives a dead connection or runner by reopening
-// once before the work (never re-running work that may have run), and exits when idle.
+// (a 0700 folder, a 0600 socket, the peer's uid checked), judges each request with the caller's own
+// stagefix.yml (sent as text) and guards afresh when that, ssh_config or known_hosts changed, notices
+// deploys (the runner sees the env file, manage.py or git's HEAD/index change before each request) and
+// starts afresh, survives a dead connection or runner by reopening once before the work (never
+// re-running work that may have run), and exits when idle.
 import Foundation
 import SSH
 #if canImport(Glibc)
@@ -12,9 +14,9 @@ import Glibc
 public enum AgentSocket {
     /// The request format's version, in the socket's name: an agent left running by another
     /// stagefix build is never handed requests it would read differently (it idles out).
-    static let protocolVersion = 2
+    static let protocolVersion = 3
 
-    /// `$STAGEFIX_AGENT_SOCKET`, else `$XDG_RUNTIME_DIR/stagefix/agent-v2.sock`, else `/tmp/stagefix-UID/agent-v2.sock`.
+    /// `$STAGEFIX_AGENT_SOCKET`, else `$XDG_RUNTIME_DIR/stagefix/agent-v3.sock`, else `/tmp/stagefix-UID/agent-v3.sock`.
     public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let explicit = environment["STAGEFIX_AGENT_SOCKET"], !explicit.isEmpty { return explicit }
         let name = "agent-v\(protocolVersion).sock"
@@ -82,18 +84,11 @@ public final class WarmAgent: @unchecked Sendable {
 
     /// Listens until idle for `idleSeconds`; returns after closing every connection.
     public func serve() throws {
-        let folder = PathText.deletingLastComponent(socketPath)
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var info = stat()
-        guard lstat(folder, &info) == 0, info.st_uid == getuid(), info.st_mode & 0o077 == 0 else {
-            throw StagefixError.configuration("the agent's folder \(folder) must belong to you with mode 0700")
-        }
+        try AgentSocketFolder.prepare(PathText.deletingLastComponent(socketPath))
         let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard listener >= 0 else { throw StagefixError.configuration("cannot create the agent socket: \(String(cString: strerror(errno)))") }
         defer { close(listener) }
-        // A socket left by a dead agent is replaced; a live agent keeps its own.
-        if connectable(socketPath) { throw StagefixError.usage("an agent already listens on \(socketPath)") }
-        unlink(socketPath)
+        try removeStaleSocket()
         var address = try AgentSocket.address(socketPath)
         let previousMask = umask(0o177)
         let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
@@ -102,8 +97,10 @@ public final class WarmAgent: @unchecked Sendable {
             throw StagefixError.configuration("cannot listen on \(socketPath): \(String(cString: strerror(errno)))")
         }
         chmod(socketPath, 0o600)
+        let ownSocket = fileIdentity(socketPath)
         defer {
-            unlink(socketPath)
+            // Only the socket this agent made: whatever took its place since is left alone.
+            if let ownSocket, fileIdentity(socketPath) == ownSocket { unlink(socketPath) }
             lock.withLock { hosts.values.forEach { $0.close() } }
         }
         // Our own signal handling: a parent may have left TERM ignored or blocked, which children inherit.
@@ -147,11 +144,37 @@ public final class WarmAgent: @unchecked Sendable {
     }
 
     private func peerIsUs(_ descriptor: Int32) -> Bool {
-        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } (Glibc hides the type behind _GNU_SOURCE).
-        var credentials: (Int32, UInt32, UInt32) = (0, 0, 0)
-        var length = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
-        guard getsockopt(descriptor, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return false }
-        return credentials.1 == getuid()
+        PeerCredentials.uid(of: descriptor) == getuid()
+    }
+
+    /// Clears the way for our socket: only a socket of ours that no agent answers on (a dead agent's)
+    /// is removed. Anything else at the path is someone's file, link or socket and stays untouched.
+    private func removeStaleSocket() throws {
+        var info = stat()
+        guard lstat(socketPath, &info) == 0 else {
+            let code = errno
+            if code == ENOENT { return }
+            throw StagefixError.configuration("cannot inspect \(socketPath): \(String(cString: strerror(code)))")
+        }
+        let kind: String? = switch info.st_mode & S_IFMT {
+        case S_IFSOCK: info.st_uid == getuid() ? nil : "a socket of uid \(info.st_uid)"
+        case S_IFLNK: "a symbolic link"
+        case S_IFDIR: "a folder"
+        case S_IFREG: "a regular file"
+        default: "not a socket"
+        }
+        if let kind {
+            throw StagefixError.configuration("\(socketPath) is \(kind), not an agent socket of yours; the agent leaves it alone: move it away or use another --socket")
+        }
+        if connectable(socketPath) { throw StagefixError.usage("an agent already listens on \(socketPath)") }
+        unlink(socketPath)
+    }
+
+    /// Device and inode: tells our socket apart from anything put at its path later.
+    private func fileIdentity(_ path: String) -> [UInt64]? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return [UInt64(info.st_dev), UInt64(info.st_ino)]
     }
 
     private func connectable(_ path: String) -> Bool {
@@ -169,8 +192,11 @@ public final class WarmAgent: @unchecked Sendable {
     }
 
     func run(_ request: FixtureRequest) -> FixtureReply {
+        let config: StagefixConfig
         do {
             try FixtureWork.validate(request)
+            // The caller's config, from the text it sent: never a file near the agent.
+            config = try StagefixConfig(file: request.config)
         } catch {
             return .failure(error, json: request.wantsJSON)
         }
@@ -180,21 +206,21 @@ public final class WarmAgent: @unchecked Sendable {
             hosts[request.connectionKey] = created
             return created
         }
-        return host.run(request)
+        return host.run(request, config: config)
     }
 }
 
-/// One host's warm state: a guarded connection and its runner, used by one request at a time.
+/// One host's warm state: a guarded connection and its runner, used by one request at a time, and
+/// what its guard verdict was drawn from.
 final class WarmHost: @unchecked Sendable {
     private let lock = NSLock()
     private let trace: (@Sendable (String) -> Void)?
     private let connectionRequest: ConnectionRequest
-    private let configPath: String?
     private var fixture: SiteConnection?
+    private var guardedWith: GuardInputs?
 
     init(request: FixtureRequest, trace: (@Sendable (String) -> Void)?) {
         self.trace = trace
-        configPath = request.config
         connectionRequest = ConnectionRequest(destination: request.host, sshConfigPath: request.sshConfig, timeout: request.timeout, trace: trace)
     }
 
@@ -205,16 +231,18 @@ final class WarmHost: @unchecked Sendable {
         }
     }
 
-    func run(_ request: FixtureRequest) -> FixtureReply {
+    func run(_ request: FixtureRequest, config: StagefixConfig) -> FixtureReply {
         lock.withLock {
+            // Read before connecting: an edit made while the guard runs is seen by the next request.
+            let inputs = GuardInputs(request: request, config: config)
             do {
                 do {
-                    return FixtureReply(exit: 0, stdout: try FixtureWork.perform(request, on: try ready()), stderr: "")
+                    return FixtureReply(exit: 0, stdout: try FixtureWork.perform(request, on: try ready(config: config, inputs: inputs)), stderr: "")
                 } catch is DjangoRunner.SiteChanged {
                     // The runner refused the request untouched: start afresh (guard and all) and ask again.
                     trace?("\(connectionRequest.destination) changed (a deploy?); reconnecting and restarting Django")
                     dropFixture()
-                    return FixtureReply(exit: 0, stdout: try FixtureWork.perform(request, on: try ready()), stderr: "")
+                    return FixtureReply(exit: 0, stdout: try FixtureWork.perform(request, on: try ready(config: config, inputs: inputs)), stderr: "")
                 }
             } catch {
                 // The work may have started: never run it again; the next request reconnects.
@@ -224,16 +252,22 @@ final class WarmHost: @unchecked Sendable {
         }
     }
 
-    /// A connection and runner fit for the next request: reopened (guard and all) when the connection
-    /// or the runner died. A deploy is noticed by the runner itself, on each request (`SiteChanged`).
-    /// Nothing of the request has run yet.
-    private func ready() throws -> SiteConnection {
+    /// A connection and runner fit for the next request: reopened (guard and all) when the caller's
+    /// stagefix.yml, ssh_config or known_hosts changed, or when the connection or the runner died.
+    /// A deploy is noticed by the runner itself, on each request (`SiteChanged`). Nothing of the
+    /// request has run yet.
+    private func ready(config: StagefixConfig, inputs: GuardInputs) throws -> SiteConnection {
         if let fixture {
-            if fixture.site.isRunnerAlive { return fixture }
-            trace?("the runner or the connection to \(connectionRequest.destination) ended; reconnecting")
-            dropFixture()
+            if guardedWith != inputs {
+                trace?("stagefix.yml, ssh_config or known_hosts changed for \(connectionRequest.destination); judging the guard again")
+                dropFixture()
+            } else if fixture.site.isRunnerAlive {
+                return fixture
+            } else {
+                trace?("the runner or the connection to \(connectionRequest.destination) ended; reconnecting")
+                dropFixture()
+            }
         }
-        let config = try StagefixConfig.load(explicitPath: configPath, searchFrom: FileManager.default.currentDirectoryPath)
         let opened = try SiteConnection.open(connectionRequest, config: config)
         do {
             let runner = try opened.site.runner()
@@ -243,12 +277,14 @@ final class WarmHost: @unchecked Sendable {
             throw error
         }
         fixture = opened
+        guardedWith = inputs
         return opened
     }
 
     private func dropFixture() {
         fixture?.close()
         fixture = nil
+        guardedWith = nil
     }
 
     private func isConnectionFailure(_ error: any Error) -> Bool {

@@ -16,13 +16,14 @@ enum Stagefix {
 
     static var isAvailable: Bool { Rig.isAvailable && FileManager.default.isExecutableFile(atPath: binary) }
 
-    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) async throws -> CommandResult {
+    /// `workingDirectory`: where it runs (which stagefix.yml it finds); nil, the test's own.
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], workingDirectory: String? = nil) async throws -> CommandResult {
         let start = Date()
         var env = Environment.inherit
         for (key, value) in environment { env = env.updating([.init(stringLiteral: key): value]) }
         // Empty stdin unless given: like a test runner's closed pipe.
         let result = try await Subprocess.run(
-            .path(.init(binary)), arguments: .init(arguments), environment: env,
+            .path(.init(binary)), arguments: .init(arguments), environment: env, workingDirectory: workingDirectory.map { .init($0) },
             input: .string(stdin ?? ""), output: .string(limit: 1 << 24), error: .string(limit: 1 << 20))
         let status: Int32
         switch result.terminationStatus {
