@@ -32,7 +32,7 @@ struct EnvCommand: ParsableCommand {
             try Reporting.run(json: format == .json) {
                 let fixture = try SiteConnection.open(target)
                 defer { fixture.close() }
-                let environment = try fixture.site.environment()
+                let environment = try fixture.site.environment().checkedForUse()
                 StandardStreams.write(EnvListing.render(environment, format: format, reveal: reveal), to: 1)
                 return 0
             }
@@ -59,7 +59,7 @@ struct EnvCommand: ParsableCommand {
             try Reporting.run(json: false) {
                 let fixture = try SiteConnection.open(target)
                 defer { fixture.close() }
-                let environment = try fixture.site.environment()
+                let environment = try fixture.site.environment().checkedForUse()
                 guard let value = environment.value(for: key) else {
                     throw StagefixError.remoteCommandFailed(command: "env get \(key)", exit: .init(status: 1), stderrTail: "\(key) is not set in \(environment.path)")
                 }
