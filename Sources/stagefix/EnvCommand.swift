@@ -33,7 +33,7 @@ struct EnvCommand: ParsableCommand {
                 let fixture = try SiteConnection.open(target)
                 defer { fixture.close() }
                 let environment = try fixture.site.environment().checkedForUse()
-                StandardStreams.write(EnvListing.render(environment, format: format, reveal: reveal), to: 1)
+                StandardStreams.write(try EnvListing.render(environment, format: format, reveal: reveal), to: 1)
                 return 0
             }
         }
@@ -43,7 +43,8 @@ struct EnvCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print one value (asked for by name, so not masked).",
             discussion: """
-                Exits 1 when the key is not set.
+                Exits 1 when the key is not set. A value holding control characters (a line
+                break, ESC) prints quoted with them escaped; --raw prints it byte for byte.
 
                 Example:
                   stagefix env get staging.example.com SITENAME
@@ -55,6 +56,9 @@ struct EnvCommand: ParsableCommand {
         @Argument(help: "The key.")
         var key: String
 
+        @Flag(help: "Print the value byte for byte, control characters and line breaks included (for scripts).")
+        var raw = false
+
         func run() throws {
             try Reporting.run(json: false) {
                 let fixture = try SiteConnection.open(target)
@@ -63,7 +67,8 @@ struct EnvCommand: ParsableCommand {
                 guard let value = environment.value(for: key) else {
                     throw StagefixError.remoteCommandFailed(command: "env get \(key)", exit: .init(status: 1), stderrTail: "\(key) is not set in \(environment.path)")
                 }
-                StandardStreams.printOut(value)
+                // Control characters escaped (a multi-line value quoted on one line) unless --raw.
+                StandardStreams.printOut(raw ? value : TerminalText.escaped(value))
                 return 0
             }
         }
