@@ -68,7 +68,8 @@ extension HostOptions {
             final = .failure(error, json: action.wantsJSON)
         }
         StandardStreams.write(final.stdout, to: 1)
-        StandardStreams.write(final.stderr, to: 2)
+        // The error can quote the server (its identity in a refusal): control characters escaped.
+        StandardStreams.write(TerminalText.escapedKeepingLines(final.stderr), to: 2)
         if final.exit != 0 { throw ExitCode(final.exit) }
     }
 }

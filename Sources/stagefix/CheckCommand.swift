@@ -31,10 +31,10 @@ struct CheckCommand: ParsableCommand {
         case .json:
             StandardStreams.printOut(report.json)
         case .text:
-            for line in report.lines { StandardStreams.printOut(line) }
+            for line in report.lines { StandardStreams.printOut(TerminalText.escapedKeepingLines(line)) }
         }
         if let failure = report.failure {
-            if format == .text { StandardStreams.printError("stagefix: \(failure)") }
+            if format == .text { StandardStreams.printError("stagefix: " + TerminalText.escapedKeepingLines("\(failure)")) }
             throw ExitCode(ExitStatus(for: failure).rawValue)
         }
     }

@@ -32,8 +32,8 @@ struct EnvCommand: ParsableCommand {
             try Reporting.run(json: format == .json) {
                 let fixture = try SiteConnection.open(target)
                 defer { fixture.close() }
-                let environment = try fixture.site.environment()
-                StandardStreams.write(EnvListing.render(environment, format: format, reveal: reveal), to: 1)
+                let environment = try fixture.site.environment().checkedForUse()
+                StandardStreams.write(try EnvListing.render(environment, format: format, reveal: reveal), to: 1)
                 return 0
             }
         }
@@ -43,7 +43,8 @@ struct EnvCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print one value (asked for by name, so not masked).",
             discussion: """
-                Exits 1 when the key is not set.
+                Exits 1 when the key is not set. A value holding control characters (a line
+                break, ESC) prints quoted with them escaped; --raw prints it byte for byte.
 
                 Example:
                   stagefix env get staging.example.com SITENAME
@@ -55,15 +56,19 @@ struct EnvCommand: ParsableCommand {
         @Argument(help: "The key.")
         var key: String
 
+        @Flag(help: "Print the value byte for byte, control characters and line breaks included (for scripts).")
+        var raw = false
+
         func run() throws {
             try Reporting.run(json: false) {
                 let fixture = try SiteConnection.open(target)
                 defer { fixture.close() }
-                let environment = try fixture.site.environment()
+                let environment = try fixture.site.environment().checkedForUse()
                 guard let value = environment.value(for: key) else {
                     throw StagefixError.remoteCommandFailed(command: "env get \(key)", exit: .init(status: 1), stderrTail: "\(key) is not set in \(environment.path)")
                 }
-                StandardStreams.printOut(value)
+                // Control characters escaped (a multi-line value quoted on one line) unless --raw.
+                StandardStreams.printOut(raw ? value : TerminalText.escaped(value))
                 return 0
             }
         }

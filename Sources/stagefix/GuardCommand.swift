@@ -40,8 +40,8 @@ struct GuardCommand: ParsableCommand {
                 ]))
             } else {
                 StandardStreams.printOut("\(verdict.host): \(verdict.isAllowed ? "allowed (staging)" : "REFUSED")")
-                for reason in verdict.reasons { StandardStreams.printOut("  \(reason.signal.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(reason)") }
-                if !verdict.isAllowed { StandardStreams.printError("stagefix: \(verdict.refusal())") }
+                for reason in verdict.reasons { StandardStreams.printOut("  \(reason.signal.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(TerminalText.escaped("\(reason)"))") }
+                if !verdict.isAllowed { StandardStreams.printError("stagefix: " + TerminalText.escapedKeepingLines("\(verdict.refusal())")) }
             }
             return verdict.isAllowed ? 0 : ExitStatus.refusedByGuard.rawValue
         }

@@ -129,10 +129,11 @@ struct MailCommand: ParsableCommand {
                 if mail.format == .json {
                     StandardStreams.printOut(JSONOutput.encode(MailWait.json(entry, host: mail.host, source: mailbox.source)))
                 } else if let link {
-                    StandardStreams.printOut(try MailWait.link(in: entry.message, matching: link))
+                    StandardStreams.printOut(TerminalText.escaped(try MailWait.link(in: entry.message, matching: link)))
                 } else {
                     let text = entry.message.textBody ?? entry.message.htmlBody ?? ""
-                    StandardStreams.write(text.hasSuffix("\n") ? text : text + "\n", to: 1)
+                    let shown = TerminalText.escapedKeepingLines(text)
+                    StandardStreams.write(shown.hasSuffix("\n") ? shown : shown + "\n", to: 1)
                 }
                 return 0
             }
@@ -156,7 +157,7 @@ struct MailCommand: ParsableCommand {
                 } else {
                     for entry in entries {
                         let time = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: entry.arrived))
-                        StandardStreams.printOut("\(time)  \(entry.message.recipients.joined(separator: ","))  \(entry.message.subject ?? "(no subject)")")
+                        StandardStreams.printOut("\(time)  \(TerminalText.escaped(entry.message.recipients.joined(separator: ",")))  \(entry.message.subject.map(TerminalText.escaped) ?? "(no subject)")")
                     }
                 }
                 return 0

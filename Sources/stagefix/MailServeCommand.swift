@@ -149,7 +149,7 @@ extension MailCommand {
                     "to": message.recipients, "peer": message.peer, "size": message.size,
                 ]))
             } else {
-                StandardStreams.printOut("stored \(message.path): from <\(message.mailFrom)> to \(message.recipients.joined(separator: ", ")) (\(message.size) bytes)")
+                StandardStreams.printOut("stored \(message.path): from <\(TerminalText.escaped(message.mailFrom))> to \(TerminalText.escaped(message.recipients.joined(separator: ", "))) (\(message.size) bytes)")
             }
         }
 

@@ -140,14 +140,15 @@ final class PlayProgress: PlaybookProgress, @unchecked Sendable {
 
     private func update(_ host: String, _ line: String, plain: String?) {
         lock.withLock {
-            status[host] = line
+            // A step's line can quote the server (its error): no control character of its own.
+            status[host] = TerminalText.escapedKeepingLines(line)
             if live {
                 var text = drawn > 0 ? "\u{1B}[\(drawn)A" : ""
                 for name in hosts { text += "\u{1B}[2K\(name): \(status[name] ?? "waiting")\n" }
                 drawn = hosts.count
                 StandardStreams.write(text, to: 2)
             } else if let plain {
-                StandardStreams.printError(plain)
+                StandardStreams.printError(TerminalText.escapedKeepingLines(plain))
             }
         }
     }

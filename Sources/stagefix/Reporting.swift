@@ -7,7 +7,9 @@ enum Reporting {
     static func fail(_ error: any Error, json: Bool) -> ExitCode {
         let status = ExitStatus(for: error)
         if json { StandardStreams.printOut(JSONOutput.error(error)) }
-        StandardStreams.printError("stagefix: \(error)")
+        // An error can quote the server (a runner's exception, a refusal's identity values): its
+        // control characters are shown escaped; its own line breaks stay.
+        StandardStreams.printError("stagefix: " + TerminalText.escapedKeepingLines("\(error)"))
         return ExitCode(status.rawValue)
     }
 

@@ -87,6 +87,38 @@ struct CommandLineTests {
         #expect(try await Stagefix.run(["exec", "-F", path, rig.host, "--", "true"]).status == 0)
     }
 
+    @Test func acceptNewRefusesAChangedKeyInAFileWithANonUTF8CommentAndLeavesTheFileAlone() async throws {
+        // The bar case of issue 16: a Latin-1 comment (`# Zo\xEB server`) once made the whole file
+        // unreadable, so the changed key was taken for a new one and recorded (exit 0).
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stagefix-kh-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try runLocal("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", directory + "/other"])
+        let otherKey = try String(contentsOfFile: directory + "/other.pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+        let knownHosts = directory + "/known_hosts"
+        let original = Data("# Zo".utf8) + Data([0xEB]) + Data(" server\r\n[\(rig.address)]:\(rig.port) \(otherKey)\r\n".utf8)
+        try original.write(to: URL(fileURLWithPath: knownHosts))
+        let path = try config(replacing: "UserKnownHostsFile \(rig.knownHosts)\n    StrictHostKeyChecking yes", with: "UserKnownHostsFile \(knownHosts)\n    StrictHostKeyChecking accept-new")
+        let marker = "/tmp/stagefix-marker-\(UUID().uuidString)"
+        let result = try await Stagefix.run(["exec", "-F", path, rig.host, "--", "touch \(marker)"])
+        #expect(result.status == 76, "\(result.stderr)")
+        #expect(result.stderr.contains(rig.hostKeyFingerprint))
+        #expect(result.stderr.contains(knownHosts + ":2"), "\(result.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: knownHosts)) == original)
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        // OpenSSH on the same config and file refuses too, and leaves the file as it was.
+        let ssh = Process()
+        ssh.executableURL = URL(fileURLWithPath: "/usr/bin/ssh")
+        ssh.arguments = ["-F", path, "-o", "BatchMode=yes", rig.host, "touch \(marker)"]
+        ssh.standardInput = FileHandle.nullDevice
+        ssh.standardOutput = FileHandle.nullDevice
+        ssh.standardError = FileHandle.nullDevice
+        try ssh.run()
+        ssh.waitUntilExit()
+        #expect(ssh.terminationStatus == 255)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: knownHosts)) == original)
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
     @Test func aWrongKeyExits67NamingIt() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stagefix-key-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

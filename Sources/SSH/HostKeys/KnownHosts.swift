@@ -37,38 +37,97 @@ struct KnownHostsEntry {
     }
 }
 
-enum KnownHostsParser {
-    /// Parses one file; malformed lines are skipped (and reported), later lines still count.
-    static func parse(_ text: String, path: String) -> (entries: [KnownHostsEntry], warnings: [String]) {
-        var entries: [KnownHostsEntry] = []
-        var warnings: [String] = []
-        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
-            let line = rawLine.trimmingWhitespaceAndNewlines()  // also drops a CR
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            var fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            var marker = KnownHostsEntry.Marker.none
-            if fields.first == "@revoked" { marker = .revoked; fields.removeFirst() }
-            else if fields.first == "@cert-authority" { marker = .certAuthority; fields.removeFirst() }
-            let location = FileLocation(path: path, line: index + 1)
-            guard fields.count >= 3, let blob = Data(base64Encoded: fields[2]), let key = HostKey(blob: [UInt8](blob)) else {
-                warnings.append("\(location): not a known_hosts line; skipped")
-                continue
-            }
-            guard key.algorithm == fields[1] else { continue }  // a type we cannot compare
-            let hosts: KnownHostsEntry.Hosts
-            if fields[0].hasPrefix("|1|") {
-                let parts = fields[0].split(separator: "|")
-                guard parts.count == 3, let salt = Data(base64Encoded: String(parts[1])), let hash = Data(base64Encoded: String(parts[2])) else {
-                    warnings.append("\(location): malformed hashed host; skipped")
-                    continue
-                }
-                hosts = .hashed(salt: [UInt8](salt), hash: [UInt8](hash))
+/// What one known_hosts line is, read as OpenSSH's `hostkeys_foreach_file` reads it: bytes, fields
+/// split on space and tab only, so a non-UTF-8 comment or a CR costs at most its own line.
+enum KnownHostsLine {
+    case entry(KnownHostsEntry)
+    /// Blank, a comment, or a key type stagefix cannot compare: not an error, nothing to say.
+    case ignored
+    /// Skipped alone, with this reason (OpenSSH skips it too).
+    case malformed(String)
+
+    private static let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t")
+
+    static func parse(_ line: BoundedLine, path: String) -> KnownHostsLine {
+        var bytes = line.bytes[...]
+        if !line.isTruncated, bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }  // CRLF files
+        bytes = bytes.drop { $0 == space || $0 == tab }
+        guard let first = bytes.first, first != UInt8(ascii: "#") else { return .ignored }
+        var marker = KnownHostsEntry.Marker.none
+        if first == UInt8(ascii: "@") {
+            // OpenSSH's check_markers: the marker, then a space (a tab makes the line an error).
+            if bytes.starts(with: "@revoked ".utf8) {
+                marker = .revoked
+            } else if bytes.starts(with: "@cert-authority ".utf8) {
+                marker = .certAuthority
             } else {
-                hosts = .patterns(fields[0].split(separator: ",").map { $0.lowercased() })
+                return .malformed("unknown marker")
             }
-            entries.append(KnownHostsEntry(marker: marker, hosts: hosts, key: key, location: location))
+            _ = field(&bytes)
+            if bytes.first == UInt8(ascii: "@") { return .malformed("a second marker") }
         }
-        return (entries, warnings)
+        let hostField = field(&bytes)
+        let typeField = field(&bytes)
+        // The key must end inside what was kept: a key cut off by the bound cannot be compared.
+        let blobComplete = !line.isTruncated || bytes.contains { $0 == space || $0 == tab }
+        let blobField = field(&bytes)
+        guard !hostField.isEmpty, !typeField.isEmpty, typeField.first != UInt8(ascii: "#") else {
+            return .malformed("no key")
+        }
+        guard !blobField.isEmpty, blobComplete else {
+            return .malformed(line.isTruncated ? "longer than \(line.bytes.count) bytes before its key ends" : "no key")
+        }
+        // OpenSSH's base64 decoder skips white space (a CR before a CRLF file's LF, a stray VT or FF).
+        let base64 = blobField.filter { !(0x0A...0x0D).contains($0) }
+        guard let decoded = Data(base64Encoded: Data(base64)), let key = HostKey(blob: [UInt8](decoded)) else {
+            return .malformed("not a known_hosts key")
+        }
+        guard key.algorithm == String(decoding: typeField, as: UTF8.self) else { return .ignored }  // a type we cannot compare
+        let location = FileLocation(path: path, line: line.number)
+        let hostText = String(decoding: hostField, as: UTF8.self)
+        let hosts: KnownHostsEntry.Hosts
+        if hostText.hasPrefix("|1|") {
+            let parts = hostText.split(separator: "|")
+            guard parts.count == 3, let salt = Data(base64Encoded: String(parts[1])), let hash = Data(base64Encoded: String(parts[2])) else {
+                return .malformed("malformed hashed host")
+            }
+            hosts = .hashed(salt: [UInt8](salt), hash: [UInt8](hash))
+        } else {
+            // A pattern that is not UTF-8 keeps U+FFFD where its bytes were: it matches no host name
+            // stagefix can be asked for, and its neighbours in the list still count.
+            hosts = .patterns(hostText.split(separator: ",").map { $0.lowercased() })
+        }
+        return .entry(KnownHostsEntry(marker: marker, hosts: hosts, key: key, location: location))
+    }
+
+    /// The next field (up to a space or tab), and the white space after it.
+    private static func field(_ bytes: inout ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        let end = bytes.firstIndex { $0 == space || $0 == tab } ?? bytes.endIndex
+        let word = bytes[..<end]
+        bytes = bytes[end...].drop { $0 == space || $0 == tab }
+        return word
+    }
+}
+
+/// known_hosts files read line by line: a line that cannot be parsed is skipped alone, never the file.
+enum KnownHostsFiles {
+    /// A line may be this long in memory; a longer one keeps its start, which still holds the host,
+    /// type and key of any real entry (an RSA-16384 key is under 3 KB of base64).
+    static let maximumKeptLineBytes = 1 << 20
+
+    /// The usable entries of `paths` that `keep` selects, and a warning per skipped line.
+    static func entries(in paths: [String], warn: ((String) -> Void)?, keep: (KnownHostsEntry) -> Bool) -> [KnownHostsEntry] {
+        var entries: [KnownHostsEntry] = []
+        for path in paths {
+            BoundedFileLines.forEach(inFileAt: path, keptLimit: maximumKeptLineBytes) { line in
+                switch KnownHostsLine.parse(line, path: path) {
+                case let .entry(entry): if keep(entry) { entries.append(entry) }
+                case .ignored: break
+                case let .malformed(reason): warn?("\(path):\(line.number): \(reason); line skipped")
+                }
+            }
+        }
+        return entries
     }
 }
 
@@ -99,13 +158,7 @@ public struct KnownHostsPolicy: HostKeyPolicy {
 
     public func validate(hostKey: HostKey, for endpoint: HostKeyEndpoint) throws {
         let name = endpoint.knownHostsName.lowercased()
-        var entries: [KnownHostsEntry] = []
-        for path in userFiles + globalFiles {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
-            let parsed = KnownHostsParser.parse(text, path: path)
-            parsed.warnings.forEach { trace?($0) }
-            entries += parsed.entries.filter { $0.marker != .certAuthority && $0.matches(name) }
-        }
+        let entries = KnownHostsFiles.entries(in: userFiles + globalFiles, warn: trace) { $0.marker != .certAuthority && $0.matches(name) }
         if let revoked = entries.first(where: { $0.marker == .revoked && $0.key == hostKey }) {
             throw SSHError.hostKeyRevoked(host: endpoint.knownHostsName, fingerprint: hostKey.fingerprint, at: revoked.location)
         }
@@ -177,11 +230,8 @@ public enum GlobPattern {
 
 /// Keys recorded for an endpoint, for evidence other than trust (the guard's production keys).
 public enum KnownHostsLookup {
-    public static func keys(for endpoint: HostKeyEndpoint, in files: [String]) -> [HostKey] {
+    public static func keys(for endpoint: HostKeyEndpoint, in files: [String], trace: (@Sendable (String) -> Void)? = nil) -> [HostKey] {
         let name = endpoint.knownHostsName.lowercased()
-        return files.flatMap { path -> [HostKey] in
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-            return KnownHostsParser.parse(text, path: path).entries.filter { $0.marker == .none && $0.matches(name) }.map(\.key)
-        }
+        return KnownHostsFiles.entries(in: files, warn: trace) { $0.marker == .none && $0.matches(name) }.map(\.key)
     }
 }

@@ -18,22 +18,63 @@ final class QueuedStdin: StdinSource {
     }
 }
 
-/// What a sink collected; a class so the channel's callbacks and the reader share it.
+/// What a sink collected, up to a bound; a class so the channel's callbacks and the reader share it.
 final class CollectedOutput {
-    var bytes: [UInt8] = []
+    let limit: Int
+    private(set) var bytes: [UInt8] = []
+    /// More arrived than `limit` allows unread: what came after it was dropped.
+    private(set) var overflowed = false
+    /// `bytes[..<scanned]` holds no newline (a long line is searched once, not once per chunk).
+    private var scanned = 0
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func append(_ chunk: UnsafeRawBufferPointer) {
+        guard !overflowed else { return }
+        guard chunk.count <= limit - bytes.count else {
+            overflowed = true
+            return
+        }
+        bytes.append(contentsOf: chunk)
+    }
+
+    /// The first complete line without its newline, removed from the buffer.
+    func takeLine() -> [UInt8]? {
+        guard let newline = bytes[scanned...].firstIndex(of: UInt8(ascii: "\n")) else {
+            scanned = bytes.count
+            return nil
+        }
+        let line = Array(bytes[..<newline])
+        bytes.removeSubrange(...newline)
+        scanned = 0
+        return line
+    }
+
+    func takeRest() -> [UInt8] {
+        defer { bytes = []; scanned = 0 }
+        return bytes
+    }
 }
 
 public final class InteractiveCommand {
+    /// The longest line read from a command, which is also all of its stdout kept unread: a runner
+    /// answer is one JSON line, and a server that sends more without a newline is cut off (69)
+    /// instead of filling this machine's memory.
+    public static let maximumLineBytes = 16 << 20
+
     private let session: SSHSession
     private let process: RemoteProcess
     private let input = QueuedStdin()
-    private let output = CollectedOutput()
+    private let output: CollectedOutput
 
     /// Starts `command`; its stderr goes to `stderr` as it arrives.
-    public init(session: SSHSession, command: String, stderr: @escaping OutputSink) {
+    public init(session: SSHSession, command: String, maximumLineBytes: Int = InteractiveCommand.maximumLineBytes, stderr: @escaping OutputSink) {
         self.session = session
-        let output = self.output
-        process = RemoteProcess(session: session, command: RemoteCommand(command, stdin: input, stdout: { output.bytes.append(contentsOf: $0) }, stderr: stderr))
+        let output = CollectedOutput(limit: maximumLineBytes)
+        self.output = output
+        process = RemoteProcess(session: session, command: RemoteCommand(command, stdin: input, stdout: { output.append($0) }, stderr: stderr))
     }
 
     deinit { process.abandonIfRunning() }
@@ -68,14 +109,15 @@ public final class InteractiveCommand {
         let deadline = Deadline(secondsFromNow: timeout)
         let waiter = session.makeWaiter()
         while true {
-            if let newline = output.bytes.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Array(output.bytes[..<newline])
-                output.bytes.removeSubrange(...newline)
-                return line
+            if let line = output.takeLine() { return line }
+            if output.overflowed {
+                // The line can never be read whole; the command is not worth waiting for.
+                terminate()
+                throw SSHError.connectionLost(during: during, reason: "the remote command sent more than \(ByteCount(output.limit)) without a line break; stopped reading it")
             }
             if process.isFinished {
-                defer { output.bytes = [] }
-                return output.bytes.isEmpty ? nil : output.bytes
+                let rest = output.takeRest()
+                return rest.isEmpty ? nil : rest
             }
             if try process.advance() || process.hasQueuedData { continue }
             do {

@@ -10,8 +10,11 @@ public struct RemoteFileAttributes: Sendable, Equatable {
     public var userID: UInt32
     public var groupID: UInt32
     public var modificationTime: UInt64
+    /// False for a folder, FIFO, socket or device: nothing to read as a file (a FIFO would block).
+    public var isRegularFile: Bool
 
-    public init(size: UInt64, permissions: UInt32, userID: UInt32, groupID: UInt32, modificationTime: UInt64) {
+    public init(size: UInt64, permissions: UInt32, userID: UInt32, groupID: UInt32, modificationTime: UInt64, isRegularFile: Bool = true) {
+        self.isRegularFile = isRegularFile
         self.size = size
         self.permissions = permissions
         self.userID = userID
@@ -73,7 +76,8 @@ public final class SFTPClient {
         }
         return RemoteFileAttributes(
             size: attributes.filesize, permissions: UInt32(attributes.permissions & 0o7777),
-            userID: UInt32(attributes.uid), groupID: UInt32(attributes.gid), modificationTime: UInt64(attributes.mtime))
+            userID: UInt32(attributes.uid), groupID: UInt32(attributes.gid), modificationTime: UInt64(attributes.mtime),
+            isRegularFile: attributes.flags & UInt(LIBSSH2_SFTP_ATTR_PERMISSIONS) == 0 || attributes.permissions & 0o170000 == 0o100000)
     }
 
     private func open(_ path: String, flags: UInt, mode: Int) throws -> OpaquePointer {

@@ -11,13 +11,13 @@ public enum SessionOutput {
     /// The dict Selenium's `add_cookie` takes (also the `cookie` of `--format json`).
     public static func seleniumCookie(_ key: SessionKey, host: String, cookie: SessionCookieSettings, now: Date = Date()) -> [String: Any] {
         ["name": cookie.name, "value": key.value, "path": cookie.path, "domain": cookie.domain ?? host, "secure": cookie.secure,
-         "httpOnly": cookie.httpOnly, "sameSite": cookie.sameSite, "expiry": Int(now.timeIntervalSince1970) + cookie.maxAge]
+         "httpOnly": cookie.httpOnly, "sameSite": cookie.sameSite, "expiry": CookieFields.expiry(now: now.timeIntervalSince1970, maxAge: cookie.maxAge)]
     }
 
     /// `now` is a parameter so tests control the clock.
     public static func render(_ format: SessionOutputFormat, sessions: [(EmailAddress, SessionKey)], host: String, cookie: SessionCookieSettings, now: Date = Date()) -> String {
         let domain = cookie.domain ?? host
-        let expires = Int(now.timeIntervalSince1970) + cookie.maxAge
+        let expires = CookieFields.expiry(now: now.timeIntervalSince1970, maxAge: cookie.maxAge)
         func seleniumCookie(_ key: SessionKey) -> [String: Any] { Self.seleniumCookie(key, host: host, cookie: cookie, now: now) }
         func playwrightCookie(_ key: SessionKey) -> [String: Any] {
             ["name": cookie.name, "value": key.value, "domain": domain, "path": cookie.path, "expires": Double(expires),

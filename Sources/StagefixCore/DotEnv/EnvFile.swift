@@ -24,7 +24,7 @@ public struct EnvFile: Sendable {
     let locations: [BindingLocation]
 
     /// Parses `text`; `environment` stands in for `os.environ` when `${NAME}` is expanded.
-    public init(parsing text: String, environment: [String: String] = [:]) {
+    public init(parsing text: String, environment: [String: String] = [:], limits: EnvExpansionLimits = .standard) {
         self.text = text
         self.environment = environment
         let newlines = UniversalNewlines(Array(text.unicodeScalars))
@@ -46,9 +46,20 @@ public struct EnvFile: Sendable {
         self.bindings = bindings
         self.locations = locations
         self.problems = problems
-        entries = DotEnvInterpolation.resolve(bindings.map { ($0.key, $0.value) }, environment: environment)
-            .map { EnvEntry(key: $0.key, value: $0.value) }
+        do {
+            entries = try DotEnvInterpolation.resolve(bindings.map { ($0.key, $0.value, $0.line) }, environment: environment, limits: limits)
+                .map { EnvEntry(key: $0.key, value: $0.value) }
+            oversizedValue = nil
+        } catch {
+            // No values at all from such a file: a partial one could start Django half-configured.
+            entries = []
+            oversizedValue = error
+        }
     }
+
+    /// Set when `${...}` expansion would cross `limits` (then `entries` is empty): python-dotenv
+    /// would try to build it, stagefix refuses the file.
+    public let oversizedValue: EnvValueTooLarge?
 
     /// Parses UTF-8 bytes as python-dotenv does (`encoding="utf-8"`): anything else is refused.
     public init(utf8 bytes: some Collection<UInt8>, environment: [String: String] = [:]) throws(EnvFileDecodingError) {

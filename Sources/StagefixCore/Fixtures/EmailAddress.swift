@@ -37,15 +37,8 @@ public struct EmailAddress: Sendable, Equatable, CustomStringConvertible {
 
     /// A bad argument as an error line shows it: control bytes escaped, a long one cut with its length.
     static func shown(_ text: String, limit: Int = 80) -> String {
-        var shown = ""
-        for scalar in text.unicodeScalars.prefix(limit) {
-            switch scalar.value {
-            case 0x00..<0x20, 0x7F..<0xA0: shown += String(format: "\\x%02x", scalar.value)
-            case 0x5C: shown += "\\\\"
-            default: shown.unicodeScalars.append(scalar)
-            }
-        }
         let count = text.unicodeScalars.count
-        return count > limit ? shown + "... (\(count) characters)" : shown
+        guard count > limit else { return TerminalText.escaped(text) }
+        return TerminalText.escaped(String(String.UnicodeScalarView(text.unicodeScalars.prefix(limit)))) + "... (\(count) characters)"
     }
 }

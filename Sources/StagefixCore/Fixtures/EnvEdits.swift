@@ -182,13 +182,15 @@ public enum EnvShowFormat: String, Sendable, CaseIterable {
 }
 
 public enum EnvListing {
-    public static func render(_ environment: ServerEnvironment, format: EnvShowFormat, reveal: Bool) -> String {
+    /// Text shows each key and value escaped (a server's value cannot reach the terminal raw, and a
+    /// multi-line one prints quoted on one line); dotenv names a key it cannot write (65).
+    public static func render(_ environment: ServerEnvironment, format: EnvShowFormat, reveal: Bool) throws -> String {
         let shown = environment.values.map { pair in
             (key: pair.key, value: reveal ? pair.value : SecretRedaction.redacted(value: pair.value, forKey: pair.key))
         }
         switch format {
         case .text:
-            return shown.map { "\($0.key)=\($0.value)\n" }.joined()
+            return shown.map { "\(TerminalText.escaped($0.key))=\(TerminalText.escaped($0.value))\n" }.joined()
         case .json:
             var values: [String: String] = [:]
             for pair in shown { values[pair.key] = pair.value }
@@ -199,7 +201,15 @@ public enum EnvListing {
             ]) + "\n"
         case .dotenv:
             // Written by the same editor `env set` uses, so python-dotenv reads it back exactly.
-            let written = (try? EnvFile(parsing: "", environment: [:]).setting(shown.map { ($0.key, $0.value) })) ?? ""
+            if let bad = shown.first(where: { !EnvFile.isValidKey($0.key) }) {
+                throw StagefixError.invalidData("\(environment.path): the key \(TerminalText.escaped(bad.key)) is not a name a dotenv file can hold (letters, digits and _); cannot write the file as dotenv")
+            }
+            let written: String
+            do {
+                written = try EnvFile(parsing: "", environment: [:]).setting(shown.map { ($0.key, $0.value) })
+            } catch {
+                throw StagefixError.invalidData("\(environment.path): cannot write it as dotenv: \(error)")
+            }
             return written.hasSuffix("\n") || written.isEmpty ? written : written + "\n"
         }
     }

@@ -27,5 +27,19 @@ public struct ServerEnvironment: Sendable {
         file = EnvFile(parsing: text, environment: [:])
         values = file.entries.compactMap { entry in entry.value.map { (key: entry.key, value: $0) } }
         problems = file.problems.map { (line: $0.firstLine, message: $0.message) }
+        if let oversized = file.oversizedValue {
+            problems.append((line: oversized.line, message: "\(oversized.key) expands past stagefix's bound (\(oversized)); no value of this file is used"))
+        }
+    }
+
+    /// A refusal (65) for a file whose `${...}` expansion crossed a bound (it then has no values).
+    public func refusalIfOversized() -> StagefixError? {
+        file.oversizedValue.map { StagefixError.invalidData("\(path) \($0); stagefix refuses the file") }
+    }
+
+    /// The env when it can be used as written; 65 naming the key and line when its expansion is too large.
+    public func checkedForUse() throws -> ServerEnvironment {
+        if let refusal = refusalIfOversized() { throw refusal }
+        return self
     }
 }

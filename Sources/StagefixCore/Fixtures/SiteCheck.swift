@@ -13,6 +13,10 @@ extension StagingSite {
         var lines: [SiteCheckLine] = []
         do {
             let environment = try self.environment()
+            if let refusal = environment.refusalIfOversized() {
+                lines.append(.init(name: "env file", passed: false, detail: refusal.description))
+                return lines
+            }
             let problems = environment.problems.map { "line \($0.line): \($0.message)" }
             lines.append(.init(name: "env file", passed: problems.isEmpty,
                 detail: "\(environment.path): \(environment.values.count) values" + (problems.isEmpty ? "" : "; " + problems.joined(separator: "; "))))

@@ -110,39 +110,89 @@ public final class Mailbox {
         return try sftp.attributes(of: source.folder + "/" + Self.markFile).map { Double($0.modificationTime) }
     }
 
+    /// A message file larger than this is skipped with a warning (test mail is small; a server
+    /// filling the mailbox with huge files must not fill this machine's memory).
+    public static let maximumFileBytes = 8 << 20
+    /// What one scan reads or keeps, newest files first: the rest waits for a later scan, with a
+    /// warning (160 hard links to one large message cost this much, not 160 times it).
+    public static let maximumBytesPerScan = 24 << 20
+
+    /// Warnings already given, so a poll four times a second repeats none.
+    private var warned = Set<String>()
+
+    private func warnOnce(_ file: String, _ why: String) {
+        guard warned.insert(file + "\u{0}" + why).inserted else { return }
+        StandardStreams.printError("stagefix: warning: skipping \(TerminalText.escaped(file)): \(why)")
+    }
+
     /// Every complete, unconsumed message that arrived at or after `since`, oldest first.
-    /// Unparseable ones are skipped with a warning (once per file).
+    /// A file that cannot be read (unreadable, a folder, too large, past the scan's budget) or
+    /// parsed is skipped with a warning; the others still count.
     public func messages(since: Double?) throws -> [MailboxEntry] {
         let consumed = try consumedDigests()
-        var entries: [MailboxEntry] = []
-        var seen = Set<String>()
+        var candidates: [(file: String, attributes: RemoteFileAttributes)] = []
         for folder in messageFolders {
             requests += 3
             guard let names = try sftp.listDirectory(folder) else { continue }
-            for name in names.sorted() where !name.hasPrefix(".") {
+            for name in names where !name.hasPrefix(".") {
                 let file = folder + "/" + name
-                seen.insert(file)
-                entries += try read(file)
+                requests += 1
+                let attributes: RemoteFileAttributes?
+                do {
+                    attributes = try sftp.attributes(of: file)
+                } catch SSHError.remoteFile(_, let reason) {
+                    warnOnce(file, reason)
+                    continue
+                }
+                guard let attributes else { continue }  // consumed or delivered elsewhere meanwhile
+                // Written before the reset: none of its messages can count (mtime >= arrival).
+                if let since, Double(attributes.modificationTime) < since { continue }
+                guard attributes.isRegularFile else {
+                    warnOnce(file, "not a regular file (a folder, a FIFO...)")
+                    continue
+                }
+                guard attributes.size <= UInt64(Self.maximumFileBytes) else {
+                    warnOnce(file, "\(attributes.size) bytes, larger than stagefix's \(ByteCount(Self.maximumFileBytes)) for a message file")
+                    continue
+                }
+                candidates.append((file, attributes))
             }
         }
-        fileCache = fileCache.filter { seen.contains($0.key) }
+        candidates.sort { ($0.attributes.modificationTime, $1.file) > ($1.attributes.modificationTime, $0.file) }
+        var entries: [MailboxEntry] = []
+        var kept = Set<String>()
+        var budget = Self.maximumBytesPerScan
+        for (file, attributes) in candidates {
+            let size = Int(attributes.size)
+            guard size <= budget else {
+                warnOnce(file, "this scan already read \(ByteCount(Self.maximumBytesPerScan)) of newer messages")
+                continue
+            }
+            guard let read = try read(file, attributes: attributes, maxBytes: min(budget, Self.maximumFileBytes)) else { continue }
+            budget -= size
+            kept.insert(file)
+            entries += read
+        }
+        fileCache = fileCache.filter { kept.contains($0.key) }
         return entries
             .filter { entry in !consumed.contains(entry.digest) && (since.map { entry.arrived >= $0 } ?? true) }
             .sorted { ($0.arrived, $0.file, $0.index) < ($1.arrived, $1.file, $1.index) }
     }
 
-    private func read(_ file: String) throws -> [MailboxEntry] {
-        requests += 1
-        guard let attributes = try sftp.attributes(of: file) else { return [] }
+    /// The file's messages (from the cache while its size and mtime stay); nil when it cannot be read.
+    private func read(_ file: String, attributes: RemoteFileAttributes, maxBytes: Int) throws -> [MailboxEntry]? {
         if let cached = fileCache[file], cached.size == attributes.size, cached.mtime == attributes.modificationTime {
             return cached.entries
         }
         requests += 3
         let bytes: [UInt8]
         do {
-            bytes = try sftp.readFile(file, maxBytes: 32 << 20)
+            bytes = try sftp.readFile(file, maxBytes: maxBytes)
         } catch SSHError.remoteFile(_, "no such file") {
-            return []  // consumed or delivered elsewhere meanwhile
+            return nil  // consumed or delivered elsewhere meanwhile
+        } catch SSHError.remoteFile(_, let reason) {
+            warnOnce(file, reason)
+            return nil
         }
         var entries: [MailboxEntry] = []
         var complete = true
@@ -165,9 +215,7 @@ public final class Mailbox {
                 }
                 entries.append(MailboxEntry(file: file, index: index, digest: Self.digest(message), arrived: arrived, message: parsed))
             } catch {
-                if fileCache[file] == nil {
-                    StandardStreams.printError("stagefix: warning: skipping \(file)\(raw.count > 1 ? " message \(index + 1)" : ""): not a mail message (\(error))")
-                }
+                warnOnce(file + (raw.count > 1 ? " message \(index + 1)" : ""), "not a mail message (\(TerminalText.escaped("\(error)")))")
             }
         }
         fileCache[file] = (attributes.size, attributes.modificationTime, entries, complete)

@@ -44,7 +44,8 @@ public final class LocalFiles: MailboxFiles {
         }
         return RemoteFileAttributes(
             size: UInt64(info.st_size), permissions: UInt32(info.st_mode) & 0o7777,
-            userID: info.st_uid, groupID: info.st_gid, modificationTime: UInt64(info.st_mtim.tv_sec))
+            userID: info.st_uid, groupID: info.st_gid, modificationTime: UInt64(info.st_mtim.tv_sec),
+            isRegularFile: info.st_mode & S_IFMT == S_IFREG)
     }
 
     public func makeDirectory(_ path: String, mode: UInt32) throws {

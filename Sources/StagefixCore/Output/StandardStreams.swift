@@ -10,23 +10,9 @@ public enum StandardStreams {
     public static func printError(_ line: String) { write(shownOnTerminal(line) + "\n", to: 2) }
 
     /// Text as the terminal gets it: what came from arguments, files or the server may hold control
-    /// bytes (an escape sequence would rewrite the screen), so C0 except line breaks, DEL and C1 are
-    /// shown escaped (`\x1b`).
+    /// bytes (an escape sequence would rewrite the screen); line breaks stay, the rest is escaped.
     public static func shownOnTerminal(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { ($0.value < 0x20 && $0.value != 0x0A) || (0x7F..<0xA0).contains($0.value) }) else { return text }
-        var shown = String.UnicodeScalarView()
-        let hex = Array("0123456789abcdef".unicodeScalars)
-        for scalar in text.unicodeScalars {
-            switch scalar.value {
-            case 0x0A: shown.append(scalar)
-            case 0x00..<0x20, 0x7F..<0xA0:
-                shown.append(contentsOf: "\\x".unicodeScalars)
-                shown.append(hex[Int(scalar.value >> 4)])
-                shown.append(hex[Int(scalar.value & 0xF)])
-            default: shown.append(scalar)
-            }
-        }
-        return String(shown)
+        TerminalText.escapedKeepingLines(text)
     }
 
     public static func write(_ text: String, to descriptor: Int32) {

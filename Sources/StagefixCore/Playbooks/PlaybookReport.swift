@@ -51,7 +51,7 @@ public enum PlaybookReport {
             if let error = host.error {
                 let failed = host.steps.first { $0.status == .failed }
                 let place = failed.map { "at step \($0.step.index) (\($0.step.displayName))" } ?? "before the first step"
-                lines.append("\(host.host): FAILED \(place) [\(ExitStatus(for: error).kind)]: \(String(describing: error).replacingOccurrences(of: "\n", with: " "))")
+                lines.append("\(host.host): FAILED \(place) [\(ExitStatus(for: error).kind)]: \(TerminalText.escapedKeepingLines(String(describing: error)).replacingOccurrences(of: "\n", with: " "))")
             } else {
                 lines.append("\(host.host): ok, \(done) step\(done == 1 ? "" : "s") in \(Int(host.milliseconds)) ms")
             }

@@ -255,9 +255,9 @@ public enum PlaybookRunner {
                 throw StagefixError.remoteCommandFailed(command: "GET \(url)", exit: RemoteExit(status: 1), stderrTail: "expected HTTP \(status), got \(response.status): \(masked(snippet))")
             }
             if let missing = contains.first(where: { !response.body.contains($0) }) {
-                throw StagefixError.remoteCommandFailed(command: "GET \(url)", exit: RemoteExit(status: 1), stderrTail: "the page does not contain \"\(missing)\"; it starts: \(masked(snippet))")
+                throw StagefixError.remoteCommandFailed(command: "GET \(url)", exit: RemoteExit(status: 1), stderrTail: "the page does not contain \"\(missing)\"" + (response.isTruncated ? " in its first \(ByteCount(HTTPProbe.maximumBodyBytes)) (of \(ByteCount(response.bodyBytes)))" : "") + "; it starts: \(masked(snippet))")
             }
-            return ["url": url, "status": response.status, "bytes": response.body.utf8.count]
+            return ["url": url, "status": response.status, "bytes": response.bodyBytes, "truncated": response.isTruncated]
         }
     }
 

@@ -95,20 +95,28 @@ public final class DjangoRunner {
             channel.terminate()
             throw Self.error(from: answer, stderrTail: redactor.redact(stderr.lastLines(8)), host: host, redactor: redactor)
         }
-        let cookie = hello["cookie"] as? [String: Any] ?? [:]
         let parsed = RunnerHello(
             pid: hello["pid"] as? Int ?? 0, django: hello["django"] as? String ?? "?", python: hello["python"] as? String ?? "?",
             settingsModule: hello["settings"] as? String ?? "?", hasCreateSession: hello["has_create_session"] as? Bool ?? false,
             sessionEngine: hello["session_engine"] as? String ?? "?",
-            cookie: SessionCookieSettings(
-                name: cookie["name"] as? String ?? "sessionid", domain: cookie["domain"] as? String, path: cookie["path"] as? String ?? "/",
-                secure: cookie["secure"] as? Bool ?? false, httpOnly: cookie["httponly"] as? Bool ?? true,
-                sameSite: cookie["samesite"] as? String ?? "Lax", maxAge: cookie["age"] as? Int ?? 1_209_600),
+            cookie: try Self.cookieSettings(from: hello["cookie"] as? [String: Any] ?? [:], host: host),
             identity: (hello["identity"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String },
             signature: hello["signature"] as? String ?? "")
         knownHello = parsed
         trace?("Django \(parsed.django) loaded on \(host) (runner pid \(parsed.pid), \(parsed.settingsModule), \(String(format: "%.1f", started.milliseconds)) ms)")
         return parsed
+    }
+
+    /// The server's SESSION_COOKIE_* settings, refused (78) when a field cannot be part of a cookie;
+    /// the age clamped to what browsers keep (any integer Python sends, without trapping).
+    static func cookieSettings(from cookie: [String: Any], host: String) throws -> SessionCookieSettings {
+        let settings = SessionCookieSettings(
+            name: cookie["name"] as? String ?? "sessionid", domain: cookie["domain"] as? String, path: cookie["path"] as? String ?? "/",
+            secure: cookie["secure"] as? Bool ?? false, httpOnly: cookie["httponly"] as? Bool ?? true,
+            sameSite: cookie["samesite"] as? String ?? "Lax",
+            maxAge: CookieFields.clampedAge(CookieFields.age(fromJSON: cookie["age"]) ?? 1_209_600))
+        try CookieFields.validate(settings, origin: "\(host)'s Django settings")
+        return settings
     }
 
     /// Set by warm mode: every request first checks the site is as it was when the runner started,

@@ -125,4 +125,50 @@ struct KnownHostsTests {
         let printed = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(printed.split(separator: " ")[1] == Substring(key.fingerprint))
     }
+
+    /// A file written byte for byte: `# Zo\xEB server`, a Latin-1 comment, is not UTF-8.
+    private func latin1File(_ text: String) throws -> String {
+        let path = directory + "/known_hosts-latin1-\(UUID().uuidString.prefix(6))"
+        try Data(text.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func aChangedKeyNextToANonUTF8CommentIsRefusedByAcceptNewAndTheFileIsUntouched() throws {
+        let path = try latin1File("# Zo\u{EB} server\n[staging.example.com]:2222 \(otherLine)\n")
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let known = KnownHostsPolicy(strictness: .acceptNew, userFiles: [path], globalFiles: [])
+        #expect {
+            try known.validate(hostKey: key, for: endpoint2222)
+        } throws: { error in
+            guard case let .hostKeyChanged(_, _, _, at)? = error as? SSHError else { return false }
+            return at == FileLocation(path: path, line: 2)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
+    @Test(arguments: [KnownHostsPolicy.Strictness.strict, .acceptNew, .off])
+    func aRevokedKeyInAFileWithNonUTF8BytesIsRefusedWhateverTheMode(_ strictness: KnownHostsPolicy.Strictness) throws {
+        let path = try latin1File("\u{FF}\u{FE} not a line\n@revoked * \(keyLine) Zo\u{EB}\n")
+        let known = KnownHostsPolicy(strictness: strictness, userFiles: [path], globalFiles: [])
+        #expect {
+            try known.validate(hostKey: key, for: endpoint22)
+        } throws: { error in
+            if case .hostKeyRevoked? = error as? SSHError { return true }
+            return false
+        }
+    }
+
+    @Test func theProductionKeyLookupFindsEntriesInAFileWithNonUTF8Bytes() throws {
+        let path = try latin1File("# Zo\u{EB}\nwww.example.com \(keyLine) Zo\u{EB}\r\n")
+        let found = KnownHostsLookup.keys(for: HostKeyEndpoint(hostName: "www.example.com", port: 22, address: ""), in: [path])
+        #expect(found == [key])
+    }
+
+    @Test func aMalformedLineIsReportedThroughTheTrace() throws {
+        let path = try latin1File("staging.example.com ssh-ed25519 not-base64\nstaging.example.com \(keyLine)\n")
+        let warnings = WarningLog()
+        let known = KnownHostsPolicy(strictness: .strict, userFiles: [path], globalFiles: [], trace: { warnings.append($0) })
+        try known.validate(hostKey: key, for: endpoint22)
+        #expect(warnings.lines.contains("\(path):1: not a known_hosts key; line skipped"))
+    }
 }

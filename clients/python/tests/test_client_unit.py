@@ -282,7 +282,7 @@ def test_no_json_on_success_is_an_error(fake_stagefix, client):
 def test_env_get_strips_exactly_one_newline(fake_stagefix, client):
     fake_stagefix.answer(stdout="line one\nline two\n\n")
     assert client.env_get(HOST, "MULTI") == "line one\nline two\n"
-    assert fake_stagefix.last_argv == ["env", "get", "--", HOST, "MULTI"]
+    assert fake_stagefix.last_argv == ["env", "get", "--raw", "--", HOST, "MULTI"]
 
 
 def test_manage_argv_each_argument_one_word(fake_stagefix, client):

@@ -31,6 +31,10 @@ if os.environ.get("STAGEFIX_RIG_CREATE_SESSION") != "none":
 # Variants of the rig site (set in its .env by `scripts/rig up --site-env`).
 SESSION_ENGINE = os.environ.get("STAGEFIX_RIG_SESSION_ENGINE", "django.contrib.sessions.backends.db")
 SESSION_COOKIE_NAME = os.environ.get("STAGEFIX_RIG_COOKIE_NAME", "sessionid")
+# Hostile cookie settings for stagefix's tests (issue 16), written into a mirror site's .env by the test.
+SESSION_COOKIE_DOMAIN = os.environ.get("STAGEFIX_RIG_COOKIE_DOMAIN") or None
+SESSION_COOKIE_PATH = os.environ.get("STAGEFIX_RIG_COOKIE_PATH", "/")
+SESSION_COOKIE_AGE = int(os.environ.get("STAGEFIX_RIG_COOKIE_AGE", "1209600"))
 # A cache every process of the site shares (the runner and the web server), for the cache session engine.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(BASE_DIR / "cache")}}
 

@@ -163,7 +163,7 @@ class Stagefix:
         """One value of the site's env file (``env get HOST KEY``); RemoteCommandError when not set."""
         _check_word("host", host)
         _check_word("key", key)
-        argv = self._argv(["env", "get"], self._options(), ["--", host, key])
+        argv = self._argv(["env", "get"], self._options(), ["--raw", "--", host, key])
         proc = self._run(argv)
         if proc.returncode != 0:
             raise _error_from(proc, argv)
