@@ -10,11 +10,11 @@ func rigSite(_ rig: Rig, layout: SiteLayout? = nil) throws -> StagingSite {
     return StagingSite(session: session, host: rig.host, layout: layout ?? .defaults(for: rig.host), timeout: 60, trace: nil)
 }
 
-/// GET a page of the rig site with a session cookie; returns the body.
+/// GET a page of the rig site by its name over https with a session cookie; returns the body.
 func fetchPage(_ rig: Rig, path: String, sessionKey: String?, cookieName: String = "sessionid") throws -> String {
-    var arguments = ["-s", "--max-time", "10", "-H", "Host: \(rig.host)"]
+    var arguments = ["-s", "--max-time", "10"] + rig.siteCurlOptions
     if let sessionKey { arguments += ["-b", "\(cookieName)=\(sessionKey)"] }
-    arguments.append(rig["RIG_SITE_URL"] + path)
+    arguments.append(rig.siteNameURL + path)
     return try runLocal("/usr/bin/curl", arguments)
 }
 

@@ -21,14 +21,15 @@ struct GuardCommandLineTests {
         let jar = try await Stagefix.run(["session", "create", "-F", rig.sshConfig, rig.host, "jar@example.com", "--format", "netscape"])
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("jar-\(UUID().uuidString)").path
         try jar.stdout.write(toFile: path, atomically: true, encoding: .utf8)
-        let page = try runLocal("/usr/bin/curl", ["-s", "-b", path, "-H", "Host: \(rig.host)", "http://\(rig.host):\(rig["RIG_SITE_PORT"])/whoami/", "--resolve", "\(rig.host):\(rig["RIG_SITE_PORT"]):\(rig.address)"])
+        let page = try runLocal("/usr/bin/curl", ["-s", "-b", path] + rig.siteCurlOptions + [rig.siteNameURL + "whoami/"])
         #expect(page.contains("logged in as jar@example.com"))
     }
 
-    /// Loads a format's JSON the way the browser tool would read it, and logs in with it over HTTP.
+    /// Loads a format's JSON the way the browser tool would read it, and logs in with it over https
+    /// (the site at its address, only the rig's CA trusted).
     private static let cookieLoader = """
-        import json, sys, urllib.request
-        fmt, url, host = sys.argv[1], sys.argv[2], sys.argv[3]
+        import json, ssl, sys, urllib.request
+        fmt, url, host, ca = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
         data = json.load(sys.stdin)
         if fmt == "selenium": cookies = [data]                    # driver.add_cookie(dict)
         elif fmt == "playwright": cookies = data                  # context.add_cookies(list)
@@ -38,7 +39,7 @@ struct GuardCommandLineTests {
         for key in ("name", "value", "domain", "path"): assert key in cookie, key
         assert cookie["domain"] == host and cookie["path"] == "/", cookie
         request = urllib.request.Request(url + "whoami/", headers={"Host": host, "Cookie": cookie["name"] + "=" + cookie["value"]})
-        print(urllib.request.urlopen(request).read().decode())
+        print(urllib.request.urlopen(request, context=ssl.create_default_context(cafile=ca)).read().decode())
         """
 
     @Test(arguments: ["selenium", "playwright", "playwright-state", "json"])
@@ -47,7 +48,7 @@ struct GuardCommandLineTests {
         #expect(output.status == 0, "\(output.stderr)")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", Self.cookieLoader, format, rig["RIG_SITE_URL"], rig.host]
+        process.arguments = ["-c", Self.cookieLoader, format, rig["RIG_SITE_URL"], rig.host, rig["RIG_SITE_CA"]]
         let input = Pipe(), result = Pipe()
         process.standardInput = input
         process.standardOutput = result

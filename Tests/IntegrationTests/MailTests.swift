@@ -11,15 +11,15 @@ struct MailTests {
 
     /// The site's "send me a login link" form, as a browser would post it.
     private func requestLoginEmail(_ email: String) throws {
-        let answer = try runLocal("/usr/bin/curl", ["-s", "-X", "POST", "-H", "Host: \(rig.host)", "--data-urlencode", "email=\(email)", rig["RIG_SITE_URL"] + "accounts/send_login_email"])
+        let answer = try runLocal("/usr/bin/curl", ["-s", "-X", "POST", "--data-urlencode", "email=\(email)"] + rig.siteCurlOptions + [rig.siteNameURL + "accounts/send_login_email"])
         #expect(answer.contains("check your email"), "\(answer)")
     }
 
-    /// Follows a link the site mailed (it names the site by its host name, port 80) and returns
-    /// the page and the cookie jar it set.
+    /// Follows a link the site mailed (it names the site as the form was reached: by name and port,
+    /// over https) and returns the page and the cookie jar it set.
     private func follow(_ link: String) throws -> (page: String, jar: String) {
         let jar = FileManager.default.temporaryDirectory.appendingPathComponent("mail-jar-\(UUID().uuidString)").path
-        let page = try runLocal("/usr/bin/curl", ["-s", "-c", jar, "--connect-to", "\(rig.host):80:\(rig.address):\(rig["RIG_SITE_PORT"])", link])
+        let page = try runLocal("/usr/bin/curl", ["-s", "-c", jar] + rig.siteCurlOptions + [link])
         return (page, jar)
     }
 
@@ -35,10 +35,11 @@ struct MailTests {
         let link = try await mail(["wait", "--to", "edith@example.com", "--subject", "login link", "--header", "X-Superlists-Notification-Type=login", "--link", "token="])
         #expect(link.status == 0, "\(link.stderr)")
         let url = link.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(url.hasPrefix("http://\(rig.host)/accounts/login?token="), "\(url)")
+        #expect(url.hasPrefix(rig.siteNameURL + "accounts/login?token="), "\(url)")
         let (page, jar) = try follow(url)
         #expect(page.contains("logged in as edith@example.com"), "\(page)")
-        let whoami = try runLocal("/usr/bin/curl", ["-s", "-b", jar, "-H", "Host: \(rig.host)", rig["RIG_SITE_URL"] + "whoami/"])
+        // The jar holds the Secure session cookie the site set: curl sends it back over https.
+        let whoami = try runLocal("/usr/bin/curl", ["-s", "-b", jar] + rig.siteCurlOptions + [rig.siteNameURL + "whoami/"])
         #expect(whoami.contains("logged in as edith@example.com"))
         // Returned messages are consumed: waiting again finds nothing.
         let again = try await mail(["wait", "--to", "edith@example.com", "--timeout", "0.5"])
@@ -60,7 +61,7 @@ struct MailTests {
                 register: login
               - http_get: { url_from: login, contains: ["logged in as {{ user }}"] }
             """.write(toFile: book, atomically: true, encoding: .utf8)
-        let result = try await Stagefix.run(["play", book, "-F", rig.sshConfig, "--host", rig.host, "--var", "base_url=" + String(rig["RIG_SITE_URL"].dropLast()), "--format", "json"])
+        let result = try await Stagefix.run(["play", book, "-F", rig.sshConfig, "--host", rig.host, "--var", "base_url=" + String(rig["RIG_SITE_URL"].dropLast()), "--format", "json"], environment: rig.siteTrustEnvironment)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let host = try #require((try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["hosts"] as? [[String: Any]]).first
         let login = (host?["registered"] as? [String: Any])?["login"] as? [String: Any]

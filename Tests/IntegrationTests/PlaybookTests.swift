@@ -12,7 +12,7 @@ struct PlaybookTests {
     var baseURL: String { String(rig["RIG_SITE_URL"].dropLast()) }
 
     private func play(_ arguments: [String], environment: [String: String] = [:]) async throws -> CommandResult {
-        try await Stagefix.run(["play"] + arguments + ["-F", rig.sshConfig], environment: environment)
+        try await Stagefix.run(["play"] + arguments + ["-F", rig.sshConfig], environment: rig.siteTrustEnvironment.merging(environment) { $1 })
     }
 
     private func temporaryFile(_ name: String, _ text: String) throws -> String {

@@ -63,8 +63,7 @@ struct RunnerVariantTests {
         #expect(jar.stdout.contains("\tplainsid\t"))
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("plain-jar-\(UUID().uuidString)").path
         try jar.stdout.write(toFile: path, atomically: true, encoding: .utf8)
-        let port = plain["RIG_SITE_PORT"]
-        let page = try runLocal("/usr/bin/curl", ["-s", "-b", path, "--resolve", "\(plain.host):\(port):\(plain.address)", "http://\(plain.host):\(port)/whoami/"])
+        let page = try runLocal("/usr/bin/curl", ["-s", "-b", path] + plain.siteCurlOptions + [plain.siteNameURL + "whoami/"])
         #expect(page.contains("logged in as jar@example.com"))
     }
 

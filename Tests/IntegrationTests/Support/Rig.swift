@@ -20,6 +20,13 @@ struct Rig: Sendable {
     var hostKeyFingerprint: String { self["RIG_HOST_KEY_SHA256"] }
     var directory: String { self["RIG_DIR"] }
 
+    /// The site by its name over https (`https://NAME:PORT/`), as a browser opens it.
+    var siteNameURL: String { self["RIG_SITE_NAME_URL"] }
+    /// curl options for the site by its name: the name resolved to the rig's address, only the rig's CA trusted.
+    var siteCurlOptions: [String] { ["--cacert", self["RIG_SITE_CA"], "--resolve", "\(host):\(self["RIG_SITE_PORT"]):\(address)"] }
+    /// The environment under which a playbook's http_get (curl) trusts the rig's CA.
+    var siteTrustEnvironment: [String: String] { ["CURL_CA_BUNDLE": self["RIG_SITE_CA"]] }
+
     static func load(path: String) -> Rig? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         var values: [String: String] = [:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import stat
 import sys
 import urllib.request
@@ -100,23 +101,26 @@ def rig() -> Dict[str, str]:
     if not rig_env or not binary:
         pytest.skip("integration tests need STAGEFIX_RIG_ENV (a rig.env) and STAGEFIX_BINARY")
     values = read_rig_env(rig_env)
-    for name in ("RIG_HOST", "RIG_SSH_CONFIG", "RIG_SITE_URL"):
+    for name in ("RIG_HOST", "RIG_SSH_CONFIG", "RIG_SITE_URL", "RIG_SITE_CA"):
         if not values.get(name):
             pytest.fail("%s has no %s" % (rig_env, name))
     values["STAGEFIX_BINARY"] = binary
     return values
 
 
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+def site_opener(rig: Dict[str, str], *handlers: urllib.request.BaseHandler) -> urllib.request.OpenerDirector:
+    """urllib for the rig's https site (RIG_SITE_URL, its address): no proxy, only the rig's CA trusted."""
+    tls = ssl.create_default_context(cafile=rig["RIG_SITE_CA"])
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=tls), *handlers)
 
 
 def whoami(rig: Dict[str, str], cookie_header: Optional[str] = None) -> str:
     """GET the rig site's /whoami/ with an optional Cookie header: "logged in as EMAIL" or "anonymous"."""
     url = rig["RIG_SITE_URL"].rstrip("/") + "/whoami/"
-    request = urllib.request.Request(url)
+    request = urllib.request.Request(url, headers={"Host": rig["RIG_HOST"]})
     if cookie_header:
         request.add_header("Cookie", cookie_header)
-    with _NO_PROXY.open(request, timeout=10) as response:
+    with site_opener(rig).open(request, timeout=10) as response:
         return response.read().decode("utf-8").strip()
 
 

@@ -10,6 +10,7 @@ import subprocess
 import textwrap
 
 import pytest
+from conftest import site_opener
 
 from stagefix import (
     GuardRefused,
@@ -252,10 +253,12 @@ def test_plugin_fixtures_against_the_rig(pytester, rig, monkeypatch):
     monkeypatch.delenv("STAGEFIX_CONFIG", raising=False)
     pytester.makepyfile(
         """
+        import ssl
         import urllib.request
 
         URL = %r + "whoami/"
-        OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        TLS = ssl.create_default_context(cafile=%r)
+        OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=TLS))
 
         def whoami(session=None):
             request = urllib.request.Request(URL)
@@ -273,7 +276,7 @@ def test_plugin_fixtures_against_the_rig(pytester, rig, monkeypatch):
             stagefix_client.flush(staging_host)
             assert whoami(session) == "anonymous"
         """
-        % rig["RIG_SITE_URL"]
+        % (rig["RIG_SITE_URL"], rig["RIG_SITE_CA"])
     )
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=2)
@@ -288,8 +291,7 @@ def _post_login_form(rig, email):
 
     data = urllib.parse.urlencode({"email": email}).encode()
     request = urllib.request.Request(rig["RIG_SITE_URL"] + "accounts/send_login_email", data=data, headers={"Host": rig["RIG_HOST"]})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    assert b"check your email" in opener.open(request, timeout=10).read()
+    assert b"check your email" in site_opener(rig).open(request, timeout=10).read()
 
 
 def test_wait_for_email_returns_the_magic_link_that_logs_in(client, host, rig):
@@ -306,11 +308,12 @@ def test_wait_for_email_returns_the_magic_link_that_logs_in(client, host, rig):
     assert email.header("X-Superlists-Notification-Type") == "login"
     assert "Use this link to log in" in email.body
     link = email.link(r"token=")
-    # The link names the site by its host name on port 80: send it to the rig's address instead.
+    # The link names the site by its host name on https's port 443: send it to the rig's address instead.
     parts = urllib.parse.urlsplit(link)
-    local = urllib.parse.urlunsplit(("http", "%s:%s" % (rig["RIG_ADDR"], rig["RIG_SITE_PORT"]), parts.path, parts.query, ""))
+    assert (parts.scheme, parts.netloc) == ("https", host)
+    local = urllib.parse.urlunsplit(("https", "%s:%s" % (rig["RIG_ADDR"], rig["RIG_SITE_PORT"]), parts.path, parts.query, ""))
     jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(jar))
+    opener = site_opener(rig, urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(urllib.request.Request(local, headers={"Host": host}), timeout=10).read().decode()
     assert "logged in as edith@example.com" in page
 

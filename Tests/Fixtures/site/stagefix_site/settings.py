@@ -10,6 +10,9 @@ if "DJANGO_DEBUG_FALSE" in os.environ:
     SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
     ALLOWED_HOSTS = [os.environ["SITENAME"], *filter(None, os.environ.get("DJANGO_EXTRA_ALLOWED_HOSTS", "").split(","))]
     DB_PATH = os.environ["DJANGO_DB_PATH"]
+    # Served over https (gunicorn with the rig's certificate), as a staging site is: cookies only over TLS.
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
 else:
     # No env: dev mode with a different key and a different database, so anything made here is useless to the live site.
     DEBUG = True
@@ -21,7 +24,6 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
-    "django.contrib.staticfiles",  # only for `runserver --insecure`, which it provides
     "rigtools",
 ]
 # `accounts` holds create_session; a site without one (STAGEFIX_RIG_CREATE_SESSION=none) tests stagefix's own sessions.
