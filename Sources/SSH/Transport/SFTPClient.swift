@@ -257,6 +257,21 @@ public final class SFTPClient {
         }
     }
 
+    /// The server's absolute form of `path` (`.` is the login folder): `realpath` on the server.
+    public func realPath(_ path: String) throws -> String {
+        let wire = Self.wirePath(path)
+        let deadline = Deadline(secondsFromNow: timeout)
+        var buffer = [CChar](repeating: 0, count: 4097)
+        while true {
+            let count = buffer.withUnsafeMutableBufferPointer { raw in
+                libssh2_sftp_symlink_ex(handle, wire, UInt32(wire.utf8.count), raw.baseAddress, UInt32(raw.count - 1), LIBSSH2_SFTP_REALPATH)
+            }
+            if count >= 0 { return String(decoding: buffer.prefix(Int(count)).map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+            if count != LIBSSH2_ERROR_EAGAIN { throw fileError(path, count, "realpath") }
+            try session.makeWaiter().wait(deadline: deadline, during: "resolving \(path)")
+        }
+    }
+
     /// Creates a folder (as the login user, so it is the site user's).
     public func makeDirectory(_ path: String, mode: UInt32 = 0o755) throws {
         let wire = Self.wirePath(path)

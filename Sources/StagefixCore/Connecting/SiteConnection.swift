@@ -228,7 +228,11 @@ public final class SiteConnection {
             throw StagefixError.configuration("no mail source for \(siteHost): pass --source maildir:PATH or django-files:PATH, or set `mail:` for the host in stagefix.yml")
         }
         let source = try MailSource(parsing: text)
-        try MailSourcePolicy.check(source, layout: site.layout, configured: settings.mailSource, productionNames: production.names, productionSitePaths: production.sitePaths, rules: rules, host: siteHost)
+        // `~/x` and `/home/u/x` are one folder: the login folder is asked only when the spellings differ.
+        let paths = [source.folder, site.layout.projectPath] + (settings.mailSource.map { [$0] } ?? [])
+        let home = paths.contains { $0.hasPrefix("/") } && paths.contains { !$0.hasPrefix("/") }
+            ? try SFTPClient(session: site.session, timeout: site.timeout).realPath(".") : "~"
+        try MailSourcePolicy.check(source, layout: site.layout, configured: settings.mailSource, productionNames: production.names, productionSitePaths: production.sitePaths, rules: rules, host: siteHost, home: home)
         return try Mailbox(session: site.session, source: source, host: siteHost, timeout: site.timeout)
     }
 

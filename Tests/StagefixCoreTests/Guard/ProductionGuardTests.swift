@@ -221,4 +221,12 @@ struct MailSourcePolicyTests {
         #expect(!check("django-files:~/sites/staging.example.com/../www.example.com/sent_emails"))
         #expect(!check("maildir:~/sites/www.example.com/mail", configured: "maildir:~/sites/www.example.com/mail"))
     }
+
+    @Test func anAbsolutePathAndATildePathOfTheSameFolderAgree() throws {
+        let source = try MailSource(parsing: "django-files:/home/edith/sites/staging.example.com/sent_emails")
+        try MailSourcePolicy.check(source, layout: layout, configured: nil, productionNames: [], productionSitePaths: [], rules: rules, host: "staging.example.com", home: "/home/edith")
+        #expect(throws: StagefixError.self) {
+            try MailSourcePolicy.check(source, layout: layout, configured: nil, productionNames: [], productionSitePaths: [], rules: rules, host: "staging.example.com", home: "/home/other")
+        }
+    }
 }
