@@ -98,7 +98,7 @@ public final class SiteConnection {
         } else {
             do {
                 let environment = try probe.environment()
-                let identity = rules.identityKeys.compactMap { key in environment.value(for: key).map { (key: key, value: $0) } }
+                let identity = Self.identity(of: environment, keys: rules.identityKeys)
                 evaluation.verdict = evaluation.verdict.adding(ProductionGuard.identityReasons(identity: identity, typedHost: destination, sshHostName: resolved.hostName, productionHostNames: production.names, rules: rules))
             } catch StagefixError.configuration(let message) where message.contains("does not exist") {
                 evaluation.verdict = evaluation.verdict.adding([GuardReason(.neutral, "identity", "no env file at \(layout.envFilePath ?? "-") to read the site's identity from")])
@@ -113,6 +113,11 @@ public final class SiteConnection {
             evaluation.verdict = evaluation.verdict.adding(try machineReasons(evaluation, rules: rules, timeout: request.timeout))
         }
         return evaluation
+    }
+
+    /// The identity keys an env file sets; an empty value (`SITENAME=`) names nothing, like an unset one.
+    static func identity(of environment: ServerEnvironment, keys: [String]) -> [(key: String, value: String)] {
+        keys.compactMap { key in environment.value(for: key).flatMap { $0.trimmingWhitespace().isEmpty ? nil : (key: key, value: $0) } }
     }
 
     /// The identity a site's own Django gives (settings' ALLOWED_HOSTS, the env keys in its process).
@@ -139,7 +144,7 @@ public final class SiteConnection {
             var identity: [(key: String, value: String)] = []
             if let bytes = try? sftp.readFile(folder + "/" + name + "/" + envName, maxBytes: 1 << 20) {
                 let environment = ServerEnvironment(path: name, text: String(decoding: bytes, as: UTF8.self))
-                identity = rules.identityKeys.compactMap { key in environment.value(for: key).map { (key: key, value: $0) } }
+                identity = Self.identity(of: environment, keys: rules.identityKeys)
             }
             sites.append(HostedSite(name: name, identity: identity))
         }

@@ -155,6 +155,12 @@ struct SiteEvidenceTests {
         #expect(ProductionGuard.siteReasons(layout: SiteLayout(projectPath: "~/sites/staging.example.com"), productionSitePaths: [], productionHostNames: [], rules: rules).isEmpty)
     }
 
+    @Test func anAddressTheSiteAnswersOnDoesNotVouch() {
+        // Every site of a machine may list its address in ALLOWED_HOSTS.
+        let reasons = ProductionGuard.identityReasons(identity: [("ALLOWED_HOSTS", "10.0.0.9")], typedHost: "staging.example.com", sshHostName: "10.0.0.9", productionHostNames: [], rules: rules)
+        #expect(reasons.map(\.signal) == [.neutral])
+    }
+
     @Test func wildcardsNeitherVouchNorRefuse() {
         let reasons = ProductionGuard.identityReasons(identity: [("DJANGO_ALLOWED_HOSTS", "*")], typedHost: "staging.example.com", sshHostName: "staging.example.com", productionHostNames: [], rules: rules)
         #expect(reasons.map(\.signal) == [.neutral])
