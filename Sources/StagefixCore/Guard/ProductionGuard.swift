@@ -211,8 +211,9 @@ public enum ProductionGuard {
             }
             // Only a name spelled out says which site this is; `*` and `.example.com` (ALLOWED_HOSTS
             // wildcards) cover the host without naming it, so they neither refuse nor vouch.
-            // Addresses (`127.0.0.1`, the machine's own) and `localhost` say nothing about which site this is either.
-            let lowered = names.map { $0.lowercased() }.filter { !isAddressLiteral($0) && $0 != "localhost" }
+            // Addresses (`127.0.0.1`, the machine's own) and `localhost` say nothing about which site this
+            // is either, unless that is what was asked for (`stagefix ... 10.0.0.9` with a role for it).
+            let lowered = names.map { $0.lowercased() }.filter { askedFor.contains($0) || (!isAddressLiteral($0) && $0 != "localhost") }
             let namesAskedHost = lowered.contains { askedFor.contains($0) }
             let coversAskedHost = lowered.contains { name in
                 name == "*" || (name.hasPrefix(".") && askedFor.contains { $0 == name.dropFirst() || $0.hasSuffix(name) })
