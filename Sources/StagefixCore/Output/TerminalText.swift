@@ -2,10 +2,10 @@
 // as escapes, so a value cannot move the cursor, recolour the terminal or forge an output line.
 
 public enum TerminalText {
-    /// `text` unchanged when it holds no control character (and does not itself start with `"`,
-    /// which would read as quoted); otherwise double-quoted with every control character escaped
-    /// (`\n`, `\t`, `\x1b`, `\u{9b}`) and `"`, `\` escaped, so a multi-line value prints as one
-    /// unambiguous line.
+    /// `text` unchanged when it holds no control character; otherwise double-quoted with every
+    /// control character escaped (`\n`, `\t`, `\x1b`, `\u{9b}`) and `"`, `\` escaped, so a
+    /// multi-line value prints as one unambiguous line. Text that itself starts with `"` is quoted
+    /// too: shown unquoted, a value is always literal.
     public static func escaped(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: isControl) || text.hasPrefix("\"") else { return text }
         var result = "\""
