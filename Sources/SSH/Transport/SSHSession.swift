@@ -112,6 +112,7 @@ public final class SSHSession {
         }
 
         watch = Stopwatch()
+        let preBanner = try PreBannerLines.skip(descriptor: connection.descriptor, host: options.host, deadline: deadline, trace: trace)
         let waiter = SocketWaiter(handle: handle, descriptor: connection.descriptor, keepalive: options.keepaliveInterval)
         while true {
             let rc = libssh2_session_handshake(handle, libssh2_socket_t(connection.descriptor))
@@ -120,7 +121,7 @@ public final class SSHSession {
                 try waiter.wait(deadline: deadline, during: "the SSH handshake with \(options.host)")
                 continue
             }
-            let banner = libssh2_session_banner_get(handle).map { String(cString: $0) } ?? ""
+            let banner = preBanner ?? libssh2_session_banner_get(handle).map { String(cString: $0) } ?? ""
             if (rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_RECV) && banner.contains("Exceeded MaxStartups") {
                 throw StartupDrop(banner: banner)
             }
