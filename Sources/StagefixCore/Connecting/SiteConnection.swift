@@ -228,7 +228,9 @@ public final class SiteConnection {
     /// The site's mailbox: `source`, else the one stagefix.yml gives the host. It must lie in the
     /// site's folder or be the configured one, and never in a production site's folder (reset writes
     /// a mark there, and Django-file sources are deleted from).
-    public func mailbox(source text: String?) throws -> Mailbox {
+    /// `overallSeconds`: a bound on all its requests together, from now (`mail list`, `mail reset`).
+    public func mailbox(source text: String?, overallSeconds: Double? = nil) throws -> Mailbox {
+        let overall = overallSeconds.map { Deadline(secondsFromNow: $0) }
         guard let text = text ?? settings.mailSource else {
             throw StagefixError.configuration("no mail source for \(siteHost): pass --source maildir:PATH or django-files:PATH, or set `mail:` for the host in stagefix.yml")
         }
@@ -238,7 +240,7 @@ public final class SiteConnection {
         let home = paths.contains { $0.hasPrefix("/") } && paths.contains { !$0.hasPrefix("/") }
             ? try SFTPClient(session: site.session, timeout: site.timeout).realPath(".") : "~"
         try MailSourcePolicy.check(source, layout: site.layout, configured: settings.mailSource, productionNames: production.names, productionSitePaths: production.sitePaths, rules: rules, host: siteHost, home: home)
-        return try Mailbox(session: site.session, source: source, host: siteHost, timeout: site.timeout)
+        return try Mailbox(session: site.session, source: source, host: siteHost, timeout: site.timeout, overall: overall)
     }
 
     /// Records a destructive command in the audit log (command text already free of secrets).
