@@ -38,7 +38,11 @@ final class JumpTunnel: SessionSocket {
         }
         let finished = DispatchSemaphore(value: 0)
         let pump = TunnelPump(jump: jump, channel: channel, descriptor: pair[1], finished: finished)
-        let thread = Thread { pump.run() }
+        RunningPumps.add(pump)
+        let thread = Thread {
+            pump.run()
+            RunningPumps.remove(pump)
+        }
         thread.name = "stagefix jump \(jump.options.host)"
         thread.start()
         return JumpTunnel(descriptor: pair[0], address: host, finished: finished)
@@ -48,6 +52,31 @@ final class JumpTunnel: SessionSocket {
         // The pump sees end-of-file, closes the channel and the jump session, then signals.
         close(descriptor)
         _ = finished.wait(timeout: .now() + 3)
+    }
+}
+
+/// The pumps still running. At exit they are stopped and waited for before OpenSSL's own exit handler
+/// frees the locks libssh2's crypto uses: a pump still decrypting then crashed the process (SIGSEGV in
+/// pthread_rwlock_wrlock), which a command that exits without closing its session would cause.
+private enum RunningPumps {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var pumps: [ObjectIdentifier: TunnelPump] = [:]
+    /// Registered after libssh2 initialised OpenSSL, so it runs before OpenSSL's handler (atexit is LIFO).
+    private static let exitHandler: Void = { atexit { RunningPumps.stopAll() } }()
+
+    static func add(_ pump: TunnelPump) {
+        _ = exitHandler
+        lock.withLock { pumps[ObjectIdentifier(pump)] = pump }
+    }
+
+    static func remove(_ pump: TunnelPump) {
+        lock.withLock { _ = pumps.removeValue(forKey: ObjectIdentifier(pump)) }
+    }
+
+    static func stopAll() {
+        let running = lock.withLock { Array(pumps.values) }
+        for pump in running { pump.requestStop() }
+        for pump in running { pump.waitUntilFinished(seconds: 2) }
     }
 }
 
@@ -65,6 +94,16 @@ private final class TunnelPump: @unchecked Sendable {
         self.channel = channel
         self.descriptor = descriptor
         self.finished = finished
+    }
+
+    /// Ends the pump as if the session over it had closed (its far end sees end-of-file).
+    func requestStop() {
+        shutdown(descriptor, Int32(SHUT_RDWR))
+    }
+
+    /// Waits (bounded) for the pump to end, leaving the signal for the tunnel that also waits for it.
+    func waitUntilFinished(seconds: Double) {
+        if finished.wait(timeout: .now() + seconds) == .success { finished.signal() }
     }
 
     func run() {
@@ -105,7 +144,8 @@ private final class TunnelPump: @unchecked Sendable {
                 }
             }
             if localStart < localEnd {
-                let written = write(descriptor, toLocal.baseAddress! + localStart, localEnd - localStart)
+                // send, not write: the session may have closed its end, and a SIGPIPE would end the process.
+                let written = send(descriptor, toLocal.baseAddress! + localStart, localEnd - localStart, Int32(MSG_NOSIGNAL))
                 if written > 0 {
                     localStart += written; progress = true
                 } else if written < 0 && errno != EAGAIN && errno != EINTR {
