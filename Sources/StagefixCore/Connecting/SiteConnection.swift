@@ -70,8 +70,9 @@ public final class SiteConnection {
             layout: layout, productionSitePaths: production.sitePaths.filter { $0.host.lowercased() != destination.lowercased() },
             productionHostNames: production.names, rules: rules))
 
-        // Where it will connect, compared with where each production host is.
-        let plannedAddresses = (try? TCPAddresses.resolve(resolved.hostName, port: resolved.port, family: resolved.addressFamily)) ?? []
+        // Where it will connect, compared with where each production host is. Through a bastion that is
+        // the target as the jump host is asked to reach it, never the bastion (which is not judged).
+        let plannedAddresses = ProductionHosts.plannedAddresses(resolved)
         evaluation.verdict = evaluation.verdict.adding(ProductionGuard.addressReasons(targetAddresses: plannedAddresses, port: resolved.port, productionEndpoints: production.endpoints))
         // Later evidence can refuse, and only the site itself can vouch: without a staging name or
         // role, or with a refusal already, nothing is opened.
