@@ -61,7 +61,8 @@ struct MailCommand: ParsableCommand {
         var trace: (@Sendable (String) -> Void)? { verbose ? Trace.toStandardError : nil }
 
         /// Opens the mailbox: on the host through the guarded connection, or on this machine (no SSH).
-        func open() throws -> (fixture: SiteConnection?, mailbox: Mailbox) {
+        /// `bounded`: all its requests together stay within --timeout (list, reset; a wait has its own).
+        func open(bounded: Bool = false) throws -> (fixture: SiteConnection?, mailbox: Mailbox) {
             let parsed = try source.map { try MailSource(parsing: $0) }
             guard let host else {
                 return (nil, Mailbox(files: LocalFiles(), source: parsed!.resolvedLocally(), host: place))
@@ -69,7 +70,7 @@ struct MailCommand: ParsableCommand {
             let request = ConnectionRequest.fromCommandLine(host: host, sshConfig: sshConfig, timeout: timeout, verbose: verbose)
             let fixture = try SiteConnection.open(request, configPath: config)
             do {
-                return (fixture, try fixture.mailbox(source: source))
+                return (fixture, try fixture.mailbox(source: source, overallSeconds: bounded ? timeout : nil))
             } catch {
                 fixture.close()
                 throw error
@@ -147,7 +148,7 @@ struct MailCommand: ParsableCommand {
 
         func run() throws {
             try Reporting.run(json: mail.format == .json) {
-                let (fixture, mailbox) = try mail.open()
+                let (fixture, mailbox) = try mail.open(bounded: true)
                 defer { fixture?.close() }
                 let entries = try mailbox.messages(since: try mailbox.lastReset())
                 if mail.format == .json {
@@ -172,7 +173,7 @@ struct MailCommand: ParsableCommand {
 
         func run() throws {
             try Reporting.run(json: mail.format == .json) {
-                let (fixture, mailbox) = try mail.open()
+                let (fixture, mailbox) = try mail.open(bounded: true)
                 defer { fixture?.close() }
                 let mark = try mailbox.reset()
                 fixture?.audit(command: "mail reset", exitStatus: 0)

@@ -39,6 +39,15 @@ extension MailCommand {
         @Option(name: .customLong("max-size"), help: ArgumentHelp("The largest message accepted, in bytes (larger ones get 552).", valueName: "bytes"))
         var maxSize = 25 * 1024 * 1024
 
+        @Option(name: .customLong("max-connections"), help: ArgumentHelp("Connections served at once (one more gets 421).", valueName: "count"))
+        var maxConnections = CaptureServerConfiguration.defaultMaxConnections
+
+        @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Close a connection that sends nothing for this long (421).", valueName: "seconds"))
+        var idleTimeout = CaptureServerConfiguration.defaultIdleTimeoutSeconds
+
+        @Option(help: ArgumentHelp("Bytes stored in the Maildir over this run (a message past it gets 452).", valueName: "bytes"))
+        var quota = CaptureServerConfiguration.defaultMaildirQuotaBytes
+
         @Option(help: ArgumentHelp("Also listen on HOST's 127.0.0.1, through an SSH remote forward.", valueName: "host"))
         var via: String?
 
@@ -67,6 +76,9 @@ extension MailCommand {
             guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds, got \(timeout)") }
             if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds") }
             guard maxSize > 0 else { throw ValidationError("--max-size must be at least 1 byte") }
+            guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1") }
+            guard idleTimeout > 0, idleTimeout.isFinite else { throw ValidationError("--idle-timeout must be a positive number of seconds") }
+            guard quota > 0 else { throw ValidationError("--quota must be at least 1 byte") }
             if let remotePort, !(0...65535).contains(remotePort) { throw ValidationError("--remote-port must be 0 to 65535") }
             if via == nil && (remotePort != nil || sshConfig != nil) { throw ValidationError("--remote-port and --ssh-config need --via HOST") }
             if via?.isEmpty == true { throw ValidationError("--via needs a host") }
@@ -96,7 +108,9 @@ extension MailCommand {
                 let stored = StoredCount()
                 let server: SMTPCaptureServer
                 do {
-                    let configuration = CaptureServerConfiguration(host: address.host, port: address.port, maildir: folder, maxMessageBytes: maxSize)
+                    let configuration = CaptureServerConfiguration(
+                        host: address.host, port: address.port, maildir: folder, maxMessageBytes: maxSize,
+                        maxConnections: maxConnections, idleTimeoutSeconds: idleTimeout, maildirQuotaBytes: quota)
                     server = try waitFor { try await SMTPCaptureServer.start(configuration) { message in
                         stored.add()
                         Self.report(message, json: json)

@@ -57,6 +57,30 @@ struct BadInputTests {
         expectOneLine(result, status: 78, containing: "not UTF-8 (byte offset 4", "latin-1 stagefix.yml")
     }
 
+    @Test func aTimedOutRunnerEndsOnTheServer() async throws {
+        let name = "staging-spin.rig.test"
+        let site = try mirrorSite(rig, name: name, replacing: ["SITENAME": name])
+        // Timed to the process's exit (a parallel test's child can hold our pipes open longer).
+        let result = try Stagefix.runTimed(["manage", "-F", site.sshConfig, "--timeout", "3", name, "--", "spin"])
+        #expect(result.status == 75, "\(result.stderr)")
+        #expect(result.milliseconds < 4500, "took \(result.milliseconds) ms")
+        #expect(result.stderr.contains("3 s"), "the real time: \(result.stderr)")
+        // The runner (its working folder is the site's) is gone once stagefix is: no runaway spin.
+        var left: [String] = []
+        for _ in 0..<30 {
+            left = Self.processes(workingIn: site.directory)
+            if left.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(left.isEmpty, "still running on the server: \(left)")
+    }
+
+    static func processes(workingIn folder: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { Int($0) != nil }.filter { pid in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")) == folder
+        }
+    }
+
     @Test func mailResetBeforeTheSitesFirstEmailMakesTheFolder() async throws {
         let name = "staging-nomail.rig.test"
         let site = try mirrorSite(rig, name: name, replacing: ["SITENAME": name])

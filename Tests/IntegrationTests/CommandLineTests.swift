@@ -154,12 +154,19 @@ struct CommandLineTests {
         #expect(result.milliseconds < 3500)
     }
 
-    @Test func proxyJumpIsAConfigurationErrorNamingItsLine() async throws {
-        let path = try config(extra: "\nHost \(rig.host)\n    ProxyJump bastion.example.com\n")
+    @Test func aMalformedProxyJumpIsAConfigurationErrorNamingItsLine() async throws {
+        let path = try config(extra: "\nHost \(rig.host)\n    ProxyJump bastion.example.com:ssh\n")
         let result = try await Stagefix.run(["exec", "-F", path, rig.host, "--", "true"])
         #expect(result.status == 78)
         #expect(result.stderr.contains("ProxyJump"))
         #expect(result.stderr.contains(path + ":"))
+    }
+
+    @Test func aJumpHostThatDoesNotResolveIsUnreachableNamingIt() async throws {
+        let path = try config(extra: "\nHost \(rig.host)\n    ProxyJump bastion.invalid\n")
+        let result = try await Stagefix.run(["exec", "-F", path, rig.host, "--", "true"])
+        #expect(result.status == 69)
+        #expect(result.stderr.contains("bastion.invalid"))
     }
 
     @Test func streamingAHundredMegabytesKeepsMemoryBounded() async throws {

@@ -137,6 +137,43 @@ struct GuardAttackTests {
         #expect(guardReport.stdout.contains("the production host \(production.host)"), "\(guardReport.stdout)")
     }
 
+    // MARK: sites that name themselves otherwise keep working
+
+    @Test func aThirdEditionSiteWithoutSitenameWorksAndOneWithNoIdentityIsMarkedOnce() async throws {
+        let rig = Rig.shared!
+        // The book's 3rd edition: DJANGO_ALLOWED_HOST, no SITENAME; no stagefix.yml.
+        let third = "staging-third.rig.test"
+        let thirdSite = try mirrorSite(rig, name: third, replacing: ["SITENAME": ""], appending: "\nDJANGO_ALLOWED_HOST=\(third)\n")
+        let key = try await Stagefix.run(["session", "create", "-F", thirdSite.sshConfig, third, "third@example.com"])
+        #expect(key.status == 0, "\(key.stderr)")
+        #expect(try fetchPage(rig, path: "whoami/", sessionKey: lastLine(key.stdout)).contains("logged in as third@example.com"))
+
+        // No identity key at all: refused with what to do, until its database is marked staging.
+        let bare = "staging-bare.rig.test"
+        let bareSite = try mirrorSite(rig, name: bare, replacing: ["SITENAME": "", "DJANGO_DB_PATH": rig["RIG_HOME"] + "/sites/\(bare)/db.sqlite3"])
+        try FileManager.default.copyItem(atPath: rig["RIG_SITE_DIR"] + "/db.sqlite3", toPath: bareSite.directory + "/db.sqlite3")
+        try runLocal("/bin/chown", ["\(rig.user):\(rig.user)", bareSite.directory + "/db.sqlite3"])
+        try rig.markDatabase(nil, database: bareSite.directory + "/db.sqlite3")
+        let refused = try await Stagefix.run(["db", "flush", "-F", bareSite.sshConfig, bare, "--yes"])
+        #expect(refused.status == 77, "\(refused.stderr)")
+        #expect(refused.stderr.contains("identity_keys") && refused.stderr.contains("db mark \(bare) staging"), "\(refused.stderr)")
+        let exec = try await Stagefix.run(["exec", "-F", bareSite.sshConfig, bare, "--", "true"])
+        #expect(exec.status == 77, "a shell needs the site's identity: \(exec.stderr)")
+        let mark = try await Stagefix.run(["db", "mark", "-F", bareSite.sshConfig, bare, "staging"])
+        #expect(mark.status == 0, "\(mark.stderr)")
+        let flush = try await Stagefix.run(["db", "flush", "-F", bareSite.sshConfig, bare, "--yes"])
+        #expect(flush.status == 0, "\(flush.stderr)")
+        let guardReport = try await Stagefix.run(["guard", "-F", bareSite.sshConfig, bare])
+        #expect(guardReport.stdout.contains("marked staging"), "\(guardReport.stdout)")
+    }
+
+    @Test func markingStagingOnTheSharedMachineNeedsTheSitesIdentity() async throws {
+        // Staging's database pointed at production's on the shared machine: no mark can label it.
+        let name = "staging-marks.shared.rig.test"
+        let mirror = try mirrorSite(staging, name: name, replacing: ["SITENAME": "", "DJANGO_DB_PATH": live["RIG_SITE_DIR"] + "/db.sqlite3"])
+        try await expectRefused(["db", "mark", "-F", mirror.sshConfig, name, "staging"], "db mark staging without identity on the shared machine")
+    }
+
     // MARK: 6. the lock binds every destructive command
 
     @Test func anotherRunsLockMakesEveryDestructiveCommandWait() async throws {

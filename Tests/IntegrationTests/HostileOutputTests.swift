@@ -42,7 +42,9 @@ extension SiteDatabaseTests.HostileServerTests {
 
     @Test func aRefusalAndTheCheckQuoteTheServersIdentityEscaped() async throws {
         let name = "staging-identity.rig.test"
-        let mirror = try mirrorSite(rig, name: name, replacing: ["SITENAME": "www.example.com\(Self.escape)[2K\(Self.escape)[1Astaging-identity.rig.test"])
+        // Another host's name (not a production one: the machine is shared with tests that run
+        // commands, which a production identity here would refuse) and escapes that would hide it.
+        let mirror = try mirrorSite(rig, name: name, replacing: ["SITENAME": "other.example.com\(Self.escape)[2K\(Self.escape)[1Astaging-identity.rig.test"])
         let guarded = try await Stagefix.run(["guard", "-F", mirror.sshConfig, name])
         #expect(guarded.status == 77, "\(guarded.stdout)\(guarded.stderr)")
         noRawEscape(guarded, "guard")

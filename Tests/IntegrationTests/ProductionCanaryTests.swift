@@ -4,6 +4,9 @@
 import Foundation
 import Testing
 
+// Under SiteDatabaseTests: its playbooks make sessions on the staging rig's database too, which
+// FixtureTests counts after a flush.
+extension SiteDatabaseTests {
 @Suite(.serialized, .enabled(if: Stagefix.isAvailable && Rig.production != nil, "needs the production rig: run scripts/test"))
 struct ProductionCanaryTests {
     let production = Rig.production!
@@ -123,4 +126,5 @@ struct ProductionCanaryTests {
         #expect(result.stdout.contains("\"allowed\":false"))
         try expectCanaryAlive("guard")
     }
+}
 }

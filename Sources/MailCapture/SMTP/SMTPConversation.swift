@@ -58,6 +58,12 @@ struct SMTPConversation: Sendable {
         SMTPReply(220, "\(hostname) stagefix capture ESMTP")
     }
 
+    /// Between DATA's 354 and the lone ".": pieces are message content.
+    var isReceivingMessage: Bool {
+        if case .messageData = phase { return true }
+        return false
+    }
+
     var isClosed: Bool {
         if case .closed = phase { return true }
         return false

@@ -33,4 +33,9 @@ extension SMTPReply {
 
     /// The answer when writing to the Maildir failed: 4xx so a client may retry.
     static let notStored = SMTPReply(451, "4.3.0 could not store the message in the Maildir")
+
+    static let tooManyConnections = SMTPReply(421, "4.7.0 too many connections to the capture server; try again later")
+    static let idleTooLong = SMTPReply(421, "4.4.2 idle too long; closing the connection")
+    static let quotaFull = SMTPReply(452, "4.3.1 the capture Maildir's quota for this run is used up; message not stored")
+    static let memoryFull = SMTPReply(452, "4.3.1 the capture server holds too much message data; closing, try again later")
 }

@@ -10,6 +10,9 @@ final class OpenConnections: Sendable {
         channels = .makeBoxSendingValue([:], eventLoop: eventLoop)
     }
 
+    /// How many are open; call on the event loop.
+    var count: Int { channels.value.count }
+
     /// Call on the event loop, as a child channel initializer does.
     func add(_ channel: any Channel) {
         let key = ObjectIdentifier(channel)

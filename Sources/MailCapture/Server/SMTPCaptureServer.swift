@@ -50,6 +50,12 @@ public final class SMTPCaptureServer: Sendable {
             maxMessageBytes: configuration.maxMessageBytes,
             maxRecipients: configuration.maxRecipients
         )
+        let loop = eventLoopGroup.next()
+        let shared = NIOLoopBoundBox.makeBoxSendingValue(
+            CaptureLimits(maildirQuotaBytes: configuration.maildirQuotaBytes, maxBufferedBytes: configuration.maxBufferedBytes),
+            eventLoop: loop)
+        let maxConnections = configuration.maxConnections
+        let idleTimeout = TimeAmount.nanoseconds(Int64(configuration.idleTimeoutSeconds * 1e9))
 
         let bootstrap = ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(ChannelOptions.backlog, value: 128)
@@ -57,9 +63,15 @@ public final class SMTPCaptureServer: Sendable {
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Counted before this one is added: the cap is on connections already being served.
+                    if connections.count >= maxConnections {
+                        try channel.pipeline.syncOperations.addHandler(RefusingHandler(reply: .tooManyConnections))
+                        return
+                    }
                     connections.add(channel)
                     let conversation = SMTPConversation(hostname: hostname, limits: limits)
-                    try channel.pipeline.syncOperations.addHandler(SMTPSessionHandler(conversation: conversation, store: store))
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                    try channel.pipeline.syncOperations.addHandler(SMTPSessionHandler(conversation: conversation, store: store, limits: shared.value))
                 }
             }
 

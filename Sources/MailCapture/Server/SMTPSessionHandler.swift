@@ -17,10 +17,15 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     /// QUIT answered or the channel gone: no more input is handled.
     private var isFinished = false
     private var lastWrite: EventLoopFuture<Void>?
+    /// Shared with the server's other connections (same event loop): the Maildir quota and memory bound.
+    private let limits: CaptureLimits
+    /// This connection's share of `limits.bufferedBytes`: the message it is receiving or storing.
+    private var bufferedBytes = 0
 
-    init(conversation: SMTPConversation, store: MessageStore) {
+    init(conversation: SMTPConversation, store: MessageStore, limits: CaptureLimits) {
         self.conversation = conversation
         self.store = store
+        self.limits = limits
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -39,7 +44,16 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         // A message still in DATA dies with the conversation: only a finished message is ever stored.
         isFinished = true
+        if !isStoring { releaseBuffer() }
         context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read, !isFinished, !isStoring {
+            refuseAndClose(.idleTooLong, context: context)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -64,7 +78,20 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     private func handleInput(context: ChannelHandlerContext) {
         var quit = false
         while !isStoring, !isFinished, let piece = framer.nextPiece() {
-            for output in conversation.receive(piece) {
+            if conversation.isReceivingMessage {
+                // Past the message size limit the reader keeps nothing, so nothing more is held.
+                let held = min(piece.content.count + (piece.ending?.bytes.count ?? 0), max(conversation.limits.maxMessageBytes - bufferedBytes, 0))
+                guard limits.reserveBuffer(held) else {
+                    refuseAndClose(.memoryFull, context: context)
+                    return
+                }
+                bufferedBytes += held
+            }
+            let outputs = conversation.receive(piece)
+            if !conversation.isReceivingMessage, !outputs.contains(where: { if case .deliver = $0 { return true } else { return false } }) {
+                releaseBuffer()  // the message ended without being stored (too large, or RSET)
+            }
+            for output in outputs {
                 switch output {
                 case .reply(let reply):
                     send(reply, context: context)
@@ -89,10 +116,17 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     }
 
     private func startStoring(_ message: CapturedMessage, context: ChannelHandlerContext) {
+        guard limits.reserveStorage(message.content.count) else {
+            releaseBuffer()
+            send(.quotaFull, context: context)
+            return
+        }
         isStoring = true
         let onMessage = store.onMessage
         store.store(message, peer: peer, eventLoop: context.eventLoop).assumeIsolated().whenComplete { result in
             self.isStoring = false
+            self.releaseBuffer()
+            if case .failure = result { self.limits.releaseStorage(message.content.count) }
             if case .success(let stored) = result {
                 onMessage(stored)
             }
@@ -110,6 +144,20 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 context.read()
             }
         }
+    }
+
+    private func releaseBuffer() {
+        limits.releaseBuffer(bufferedBytes)
+        bufferedBytes = 0
+    }
+
+    /// A limit was reached: one reply, then the connection closes (the client may retry later).
+    private func refuseAndClose(_ reply: SMTPReply, context: ChannelHandlerContext) {
+        isFinished = true
+        releaseBuffer()
+        send(reply, context: context)
+        context.flush()
+        lastWrite?.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     private func send(_ reply: SMTPReply, context: ChannelHandlerContext) {

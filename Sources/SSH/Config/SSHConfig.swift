@@ -27,6 +27,8 @@ public struct ResolvedSSHHost: Sendable, Equatable {
     public var serverAliveInterval: Int?
     public var hostKeyAlias: String?
     public var addressFamily: AddressFamily = .any
+    /// ProxyJump or ProxyCommand, whichever came first (OpenSSH ignores the other).
+    public var proxy: ProxySetting = .direct
 }
 
 extension KnownHostsPolicy.Strictness {
@@ -43,6 +45,8 @@ extension KnownHostsPolicy.Strictness {
 struct SSHConfigLine {
     var keyword: String
     var arguments: [String]
+    /// Everything after the keyword, quotes kept: ProxyCommand hands it to the shell as written.
+    var rawValue: String
     var location: FileLocation
 }
 
@@ -111,6 +115,7 @@ public struct SSHConfig: Sendable {
         for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let location = FileLocation(path: path, line: index + 1)
             guard let (keyword, arguments) = try Self.split(String(raw), at: location) else { continue }
+            let rawValue = Self.rawValue(of: String(raw))
             switch keyword {
             case "host":
                 condition = .host(arguments)
@@ -124,7 +129,7 @@ public struct SSHConfig: Sendable {
                     }
                 }
             default:
-                lines.append((condition, SSHConfigLineBox(SSHConfigLine(keyword: keyword, arguments: arguments, location: location))))
+                lines.append((condition, SSHConfigLineBox(SSHConfigLine(keyword: keyword, arguments: arguments, rawValue: rawValue, location: location))))
             }
         }
     }
@@ -154,6 +159,14 @@ public struct SSHConfig: Sendable {
         if hasWord { words.append(current) }
         guard let keyword = words.first else { return nil }
         return (keyword.lowercased(), Array(words.dropFirst()))
+    }
+
+    /// The text after the keyword and its separator (spaces, tabs, one `=`), as OpenSSH keeps it for
+    /// ProxyCommand: not split into words, quotes left for the shell.
+    static func rawValue(of raw: String) -> String {
+        let line = raw.trimmingWhitespaceAndNewlines()
+        guard let end = line.firstIndex(where: { $0 == " " || $0 == "\t" || $0 == "=" }) else { return "" }
+        return String(line[end...].drop(while: { $0 == " " || $0 == "\t" || $0 == "=" }))
     }
 
     private static func matchCondition(_ arguments: [String], at location: FileLocation) throws -> Condition {
@@ -203,8 +216,11 @@ public struct SSHConfig: Sendable {
         var seen: [String: SSHConfigLine] = [:]
         var identityFiles: [SSHConfigLine] = []
         var userForMatch = localUser
+        var proxy: ProxySetting?
         for (condition, box) in lines {
             let line = box.line
+            // As OpenSSH, a malformed ProxyJump is an error even in a block that does not apply.
+            let jumps = line.keyword == "proxyjump" ? try Self.jumpHosts(line) : nil
             let applies: Bool
             switch condition {
             case .always: applies = true
@@ -221,9 +237,16 @@ public struct SSHConfig: Sendable {
             }
             guard applies else { continue }
             switch line.keyword {
-            case "proxyjump", "proxycommand", "remotecommand", "localforward", "remoteforward", "dynamicforward", "certificatefile":
+            case "proxyjump":
+                // The first of ProxyJump and ProxyCommand wins, `none` included (OpenSSH's readconf).
+                if proxy == nil { proxy = jumps.map(ProxySetting.jump) ?? .direct }
+            case "proxycommand":
+                guard !line.rawValue.isEmpty else { throw SSHError.configuration(message: "ProxyCommand needs a command (or none)", at: line.location) }
+                // `none` compared as ssh.c does, case-sensitively.
+                if proxy == nil { proxy = line.rawValue == "none" ? .direct : .command(line.rawValue) }
+            case "remotecommand", "localforward", "remoteforward", "dynamicforward", "certificatefile":
                 if line.arguments.first?.lowercased() != "none" {
-                    throw SSHError.configuration(message: "\(line.keyword == "proxyjump" ? "ProxyJump" : line.keyword == "proxycommand" ? "ProxyCommand" : line.keyword) is not supported by stagefix (it changes where or how the connection is made); remove it for this host or use -F with a config without it", at: line.location)
+                    throw SSHError.configuration(message: "\(line.keyword) is not supported by stagefix (it changes where or how the connection is made); remove it for this host or use -F with a config without it", at: line.location)
                 }
             case "canonicalizehostname":
                 if ["yes", "always"].contains(line.arguments.first?.lowercased() ?? "") {
@@ -249,6 +272,7 @@ public struct SSHConfig: Sendable {
         }
 
         var resolved = ResolvedSSHHost(hostName: host.lowercased(), user: value("user") ?? localUser)
+        resolved.proxy = proxy ?? .direct
         let expand = { (text: String, hostName: String, user: String, port: Int) -> String in
             var result = text.hasPrefix("~/") ? homeDirectory + text.dropFirst(1) : text
             for (token, replacement) in [("%%", "\u{0}"), ("%h", hostName), ("%d", homeDirectory), ("%u", localUser), ("%r", user), ("%p", String(port)), ("%n", host)] {
@@ -295,6 +319,34 @@ public struct SSHConfig: Sendable {
         case "inet6": resolved.addressFamily = .inet6
         default: resolved.addressFamily = .any
         }
+        return resolved
+    }
+}
+
+extension SSHConfig {
+    /// The hosts of a ProxyJump line, first hop first; nil for `none`.
+    fileprivate static func jumpHosts(_ line: SSHConfigLine) throws -> [JumpHost]? {
+        let value = line.rawValue.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?.trimmingWhitespaceAndNewlines() ?? ""
+        if value.lowercased() == "none" { return nil }
+        guard !value.isEmpty else { throw SSHError.configuration(message: "ProxyJump needs a host (or none)", at: line.location) }
+        return try value.split(separator: ",", omittingEmptySubsequences: false).map { element in
+            do {
+                return try JumpHost(parsing: String(element))
+            } catch {
+                throw SSHError.configuration(message: "ProxyJump: \(error)", at: line.location)
+            }
+        }
+    }
+
+    /// The jump host right before the target, resolved as OpenSSH's `ssh -l USER -p PORT -J EARLIER HOST`
+    /// does: its own ssh_config entry (HostName, keys, known_hosts...), the user and port written in the
+    /// jump on top, and the earlier jumps instead of its own ProxyJump/ProxyCommand (its own when none).
+    public func resolveJumpHost(_ chain: [JumpHost], localUser: String, homeDirectory: String) throws -> ResolvedSSHHost {
+        guard let last = chain.last else { throw SSHError.configuration(message: "ProxyJump names no host", at: nil) }
+        var resolved = try resolve(host: last.host, localUser: localUser, homeDirectory: homeDirectory)
+        if let user = last.user { resolved.user = user }
+        if let port = last.port { resolved.port = port }
+        if chain.count > 1 { resolved.proxy = .jump(Array(chain.dropLast())) }
         return resolved
     }
 }

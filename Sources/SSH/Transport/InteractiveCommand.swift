@@ -122,8 +122,10 @@ public final class InteractiveCommand {
             if try process.advance() || process.hasQueuedData { continue }
             do {
                 try waiter.wait(deadline: deadline.earliest(Deadline(secondsFromNow: 0.05)), during: during)
-            } catch SSHError.timedOut where !deadline.hasPassed {
-                continue  // stdin queued while we waited has no socket event: look again
+            } catch SSHError.timedOut {
+                if !deadline.hasPassed { continue }  // stdin queued while we waited has no socket event: look again
+                // The whole bound, not the short look-again one that happened to expire last.
+                throw SSHError.timedOut(during: during, seconds: timeout)
             }
         }
     }

@@ -27,18 +27,29 @@ public final class SFTPClient {
     private let session: SSHSession
     private let handle: OpaquePointer
     private let timeout: Double
+    /// A bound on all of this client's requests together (a command's `--timeout`): each request
+    /// has `timeout`, but several stalled ones must not add up past the command's.
+    private let overall: Deadline?
 
     /// Starts the SFTP subsystem on a channel of `session`.
-    public init(session: SSHSession, timeout: Double) throws {
+    public init(session: SSHSession, timeout: Double, overall: Deadline? = nil) throws {
         self.session = session
         self.timeout = timeout
-        let deadline = Deadline(secondsFromNow: timeout)
+        self.overall = overall
+        let own = Deadline(secondsFromNow: timeout)
+        let deadline = overall.map { own.earliest($0) } ?? own
         handle = try session.retryPointer("starting SFTP", deadline: deadline, function: "libssh2_sftp_init") {
             libssh2_sftp_init(session.handle)
         }
     }
 
     deinit { libssh2_sftp_shutdown(handle) }
+
+    /// One request's deadline: `timeout` from now, or the overall bound if that comes first.
+    private func bound() -> Deadline {
+        let own = Deadline(secondsFromNow: timeout)
+        return overall.map { own.earliest($0) } ?? own
+    }
 
     /// SFTP has no `~`: paths it gets relative are relative to the login directory.
     static func wirePath(_ path: String) -> String {
@@ -63,7 +74,7 @@ public final class SFTPClient {
     public func attributes(of path: String) throws -> RemoteFileAttributes? {
         let wire = Self.wirePath(path)
         var attributes = LIBSSH2_SFTP_ATTRIBUTES()
-        let deadline = Deadline(secondsFromNow: timeout)
+        let deadline = bound()
         while true {
             let rc = libssh2_sftp_stat_ex(handle, wire, UInt32(wire.utf8.count), LIBSSH2_SFTP_STAT, &attributes)
             if rc == 0 { break }
@@ -82,7 +93,7 @@ public final class SFTPClient {
 
     private func open(_ path: String, flags: UInt, mode: Int) throws -> OpaquePointer {
         let wire = Self.wirePath(path)
-        let deadline = Deadline(secondsFromNow: timeout)
+        let deadline = bound()
         while true {
             if let file = libssh2_sftp_open_ex(handle, wire, UInt32(wire.utf8.count), flags, mode, LIBSSH2_SFTP_OPENFILE) {
                 return file
@@ -104,7 +115,7 @@ public final class SFTPClient {
     public func readFile(_ path: String, maxBytes: Int = 1 << 20) throws -> [UInt8] {
         let file = try open(path, flags: UInt(LIBSSH2_FXF_READ), mode: 0)
         defer { closeFile(file) }
-        let deadline = Deadline(secondsFromNow: timeout)
+        let deadline = bound()
         var contents: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 32768)
         while true {
@@ -140,7 +151,7 @@ public final class SFTPClient {
         do {
             defer { closeFile(file) }
             try write(contents, to: file, path: temporary)
-            let deadline = Deadline(secondsFromNow: timeout)
+            let deadline = bound()
             try session.retry("syncing \(temporary)", deadline: deadline, function: "libssh2_sftp_fsync") { libssh2_sftp_fsync(file) }
             try setAttributes(of: file, path: temporary, permissions: existing?.permissions ?? newFileMode, owner: existing.map { ($0.userID, $0.groupID) })
         }
@@ -155,7 +166,7 @@ public final class SFTPClient {
     }
 
     private func write(_ contents: [UInt8], to file: OpaquePointer, path: String) throws {
-        let deadline = Deadline(secondsFromNow: timeout)
+        let deadline = bound()
         var offset = 0
         while offset < contents.count {
             let written = contents.withUnsafeBytes { raw in
@@ -172,7 +183,7 @@ public final class SFTPClient {
     }
 
     private func setAttributes(of file: OpaquePointer, path: String, permissions: UInt32, owner: (UInt32, UInt32)?) throws {
-        let deadline = Deadline(secondsFromNow: timeout)
+        let deadline = bound()
         var current = LIBSSH2_SFTP_ATTRIBUTES()
         try session.retry("reading the attributes of \(path)", deadline: deadline, function: "libssh2_sftp_fstat_ex") {
             libssh2_sftp_fstat_ex(file, &current, 0)
@@ -225,7 +236,7 @@ public final class SFTPClient {
     /// The names in a directory (without `.` and `..`), or nil when it does not exist.
     public func listDirectory(_ path: String) throws -> [String]? {
         let wire = Self.wirePath(path)
-        let deadline = Deadline(secondsFromNow: timeout)
+        let deadline = bound()
         var directory: OpaquePointer?
         while directory == nil {
             directory = libssh2_sftp_open_ex(handle, wire, UInt32(wire.utf8.count), 0, 0, LIBSSH2_SFTP_OPENDIR)
@@ -257,10 +268,25 @@ public final class SFTPClient {
         }
     }
 
+    /// The server's absolute form of `path` (`.` is the login folder): `realpath` on the server.
+    public func realPath(_ path: String) throws -> String {
+        let wire = Self.wirePath(path)
+        let deadline = bound()
+        var buffer = [CChar](repeating: 0, count: 4097)
+        while true {
+            let count = buffer.withUnsafeMutableBufferPointer { raw in
+                libssh2_sftp_symlink_ex(handle, wire, UInt32(wire.utf8.count), raw.baseAddress, UInt32(raw.count - 1), LIBSSH2_SFTP_REALPATH)
+            }
+            if count >= 0 { return String(decoding: buffer.prefix(Int(count)).map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+            if count != LIBSSH2_ERROR_EAGAIN { throw fileError(path, count, "realpath") }
+            try session.makeWaiter().wait(deadline: deadline, during: "resolving \(path)")
+        }
+    }
+
     /// Creates a folder (as the login user, so it is the site user's).
     public func makeDirectory(_ path: String, mode: UInt32 = 0o755) throws {
         let wire = Self.wirePath(path)
-        let deadline = Deadline(secondsFromNow: timeout)
+        let deadline = bound()
         while true {
             let rc = libssh2_sftp_mkdir_ex(handle, wire, UInt32(wire.utf8.count), Int(mode))
             if rc == 0 { return }
@@ -272,7 +298,7 @@ public final class SFTPClient {
     /// Deletes a file.
     public func remove(_ path: String) throws {
         let wire = Self.wirePath(path)
-        let deadline = Deadline(secondsFromNow: timeout)
+        let deadline = bound()
         try session.retry("removing \(path)", deadline: deadline, function: "libssh2_sftp_unlink_ex") {
             libssh2_sftp_unlink_ex(handle, wire, UInt32(wire.utf8.count))
         }

@@ -22,6 +22,8 @@ public struct ConnectionOptions: Sendable {
     public var hostKeyPolicy: any HostKeyPolicy
     /// Receives `-v` trace lines (never a secret).
     public var trace: (@Sendable (String) -> Void)?
+    /// Direct, through a jump host (whose own options say how it is reached), or a proxy command.
+    public var route: ConnectionRoute = .direct
 
     public init(
         host: String, port: Int = 22, user: String, addressFamily: AddressFamily = .any,
@@ -44,19 +46,23 @@ public struct ConnectionOptions: Sendable {
 
 public final class SSHSession {
     let handle: OpaquePointer
-    let connection: TCPConnection
+    let connection: any SessionSocket
     public let options: ConnectionOptions
     /// The server's host key, as validated by the policy.
     public private(set) var hostKey: HostKey
-    /// The numeric address connected to.
+    /// The numeric address connected to; through a jump host or proxy command, the host name it was
+    /// asked to reach.
     public var address: String { connection.address }
+    /// The jump hosts this session went through, first hop first (empty when direct).
+    public let jumps: [JumpRecord]
     private var isDisconnected = false
 
-    private init(handle: OpaquePointer, connection: TCPConnection, options: ConnectionOptions, hostKey: HostKey) {
+    private init(handle: OpaquePointer, connection: any SessionSocket, options: ConnectionOptions, hostKey: HostKey, jumps: [JumpRecord]) {
         self.handle = handle
         self.connection = connection
         self.options = options
         self.hostKey = hostKey
+        self.jumps = jumps
     }
 
     deinit {
@@ -69,13 +75,18 @@ public final class SSHSession {
 
     /// Connects, checks the host key with the policy, and authenticates, all within `options.timeout`.
     /// A connection dropped by sshd's `MaxStartups` during the banner is retried with jittered backoff.
-    public static func connect(_ options: ConnectionOptions) throws -> SSHSession {
+    /// Through jump hosts, each hop is such a connection (host key checked, authenticated) and one
+    /// deadline bounds them all; `reachedJump` hears of each hop as it is logged in to.
+    public static func connect(_ options: ConnectionOptions, reachedJump: ((JumpRecord) -> Void)? = nil) throws -> SSHSession {
         try LibSSH2.ensureInitialised()
-        let deadline = Deadline(secondsFromNow: options.timeout)
+        return try connect(options, deadline: Deadline(secondsFromNow: options.timeout), reachedJump: reachedJump)
+    }
+
+    private static func connect(_ options: ConnectionOptions, deadline: Deadline, reachedJump: ((JumpRecord) -> Void)?) throws -> SSHSession {
         var backoff = 0.05
         while true {
             do {
-                return try connectOnce(options, deadline: deadline)
+                return try connectOnce(options, deadline: deadline, reachedJump: reachedJump)
             } catch let drop as StartupDrop {
                 // Nothing ran yet: the server refused us before the key exchange, so retrying is safe.
                 let pause = min(backoff * Double.random(in: 0.5...1.5), Double(deadline.remainingMilliseconds) / 1000)
@@ -91,11 +102,33 @@ public final class SSHSession {
 
     private struct StartupDrop: Error { var banner: String }
 
-    private static func connectOnce(_ options: ConnectionOptions, deadline: Deadline) throws -> SSHSession {
+    /// The socket the session will speak over, and the jump hosts logged in to on the way.
+    private static func openSocket(_ options: ConnectionOptions, deadline: Deadline, reachedJump: ((JumpRecord) -> Void)?) throws -> (any SessionSocket, [JumpRecord]) {
+        switch options.route {
+        case .direct:
+            return (try TCPConnection.open(host: options.host, port: options.port, family: options.addressFamily, deadline: deadline), [])
+        case .command(let command):
+            options.trace?("starting ProxyCommand: \(command)")
+            return (try ProxyCommandProcess.start(command, host: options.host), [])
+        case .jump(let through):
+            let jump = try connect(through, deadline: deadline, reachedJump: reachedJump)
+            let record = JumpRecord(user: through.user, host: through.host, port: through.port, address: jump.address, hostKey: jump.hostKey)
+            reachedJump?(record)
+            let jumps = jump.jumps + [record]
+            let tunnel = try JumpTunnel.open(through: jump, to: options.host, port: options.port, deadline: deadline)
+            return (tunnel, jumps)
+        }
+    }
+
+    private static func connectOnce(_ options: ConnectionOptions, deadline: Deadline, reachedJump: ((JumpRecord) -> Void)?) throws -> SSHSession {
         let trace = options.trace
         var watch = Stopwatch()
-        let connection = try TCPConnection.open(host: options.host, port: options.port, family: options.addressFamily, deadline: deadline)
-        trace?("connected to \(connection.address) port \(options.port) (\(format(watch.milliseconds)))")
+        let (connection, jumps) = try openSocket(options, deadline: deadline, reachedJump: reachedJump)
+        switch options.route {
+        case .direct: trace?("connected to \(connection.address) port \(options.port) (\(format(watch.milliseconds)))")
+        case .jump(let through): trace?("tunnel to \(options.host) port \(options.port) through \(through.host) (\(format(watch.milliseconds)))")
+        case .command: trace?("ProxyCommand started for \(options.host) port \(options.port) (\(format(watch.milliseconds)))")
+        }
 
         guard let handle = libssh2_session_init_ex(nil, nil, nil, nil) else {
             throw SSHError.library(function: "libssh2_session_init_ex", code: -1, message: "out of memory")
@@ -112,6 +145,7 @@ public final class SSHSession {
         }
 
         watch = Stopwatch()
+        let preBanner = try PreBannerLines.skip(descriptor: connection.descriptor, host: options.host, deadline: deadline, trace: trace)
         let waiter = SocketWaiter(handle: handle, descriptor: connection.descriptor, keepalive: options.keepaliveInterval)
         while true {
             let rc = libssh2_session_handshake(handle, libssh2_socket_t(connection.descriptor))
@@ -120,7 +154,7 @@ public final class SSHSession {
                 try waiter.wait(deadline: deadline, during: "the SSH handshake with \(options.host)")
                 continue
             }
-            let banner = libssh2_session_banner_get(handle).map { String(cString: $0) } ?? ""
+            let banner = preBanner ?? libssh2_session_banner_get(handle).map { String(cString: $0) } ?? ""
             if (rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_RECV) && banner.contains("Exceeded MaxStartups") {
                 throw StartupDrop(banner: banner)
             }
@@ -139,7 +173,7 @@ public final class SSHSession {
         try options.hostKeyPolicy.validate(hostKey: hostKey, for: endpoint)
         trace?("host key \(hostKey.algorithm) \(hostKey.fingerprint) accepted for \(endpoint.knownHostsName)")
 
-        let session = SSHSession(handle: handle, connection: connection, options: options, hostKey: hostKey)
+        let session = SSHSession(handle: handle, connection: connection, options: options, hostKey: hostKey, jumps: jumps)
         handleOwned = true
         watch = Stopwatch()
         try Authenticator(session: session, waiter: waiter, deadline: deadline).authenticate()

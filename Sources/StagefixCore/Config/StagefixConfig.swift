@@ -165,13 +165,23 @@ public struct ProductionHosts: Sendable {
         for name in names {
             hosts.sitePaths.append((name, config.hostSettings(for: name).site.projectPath))
             guard let resolved = try? sshConfig.resolve(host: name, localUser: localUser, homeDirectory: homeDirectory) else { continue }
-            hosts.endpoints.append((name, (try? TCPAddresses.resolve(resolved.hostName, port: resolved.port, family: resolved.addressFamily)) ?? [], resolved.port))
+            hosts.endpoints.append((name, plannedAddresses(resolved, includingName: true), resolved.port))
             let endpoint = HostKeyEndpoint(hostName: resolved.hostKeyAlias ?? resolved.hostName, port: resolved.port, address: "")
             for key in KnownHostsLookup.keys(for: endpoint, in: resolved.userKnownHostsFiles + resolved.globalKnownHostsFiles) where hosts.keys[key.fingerprint] == nil {
                 hosts.keys[key.fingerprint] = "the production host \(name)"
             }
         }
         return hosts
+    }
+
+    /// Where a connection to the host goes, as evidence to compare: its addresses here, and its HostName
+    /// as written when a jump host or proxy command is asked to reach it (the name may resolve only
+    /// there) or when `includingName` (production's side: any way of naming it counts).
+    public static func plannedAddresses(_ resolved: ResolvedSSHHost, includingName: Bool = false) -> [String] {
+        var addresses = (try? TCPAddresses.resolve(resolved.hostName, port: resolved.port, family: resolved.addressFamily)) ?? []
+        let name = resolved.hostName.lowercased()
+        if (includingName || resolved.proxy != .direct) && !addresses.contains(name) { addresses.insert(name, at: 0) }
+        return addresses
     }
 }
 

@@ -69,25 +69,41 @@ extension HostCheckReport {
 }
 
 public enum HostCheck {
-    /// Connects (read-only: no channel is opened) and reports which step passed.
+    /// Connects (read-only: no channel is opened on the target, only a forwarding one on each jump
+    /// host) and reports which step passed, each jump host on its own line.
     public static func run(_ request: ConnectionRequest) -> HostCheckReport {
         var report = HostCheckReport(host: request.destination, checks: [], failure: nil)
         let plan: ConnectionOptions
         do {
             plan = try HostConnector.plan(request).options
-            report.checks.append(.init(name: "ssh config", passed: true, detail: "\(plan.user)@\(plan.host) port \(plan.port)"))
+            report.checks.append(.init(name: "ssh config", passed: true, detail: "\(plan.user)@\(plan.host) port \(plan.port)\(HostConnector.routeDescription(plan.route))"))
         } catch {
             report.checks.append(.init(name: "ssh config", passed: false, detail: String(describing: error)))
             report.failure = error
             return report
         }
+        let jumpCount = jumps(in: plan.route)
+        var reached: [JumpRecord] = []
         do {
-            let session = try SSHSession.connect(plan)
-            report.checks.append(.init(name: "reachable", passed: true, detail: "\(session.address) port \(plan.port)"))
+            let session = try SSHSession.connect(plan) { reached.append($0) }
+            report.checks += reached.enumerated().map { jumpLine($0.offset, $0.element) }
+            if case .command(let command) = plan.route {
+                report.checks.append(.init(name: "proxy command", passed: true, detail: command))
+            }
+            let where_ = plan.route.isDirect ? "\(session.address) port \(plan.port)" : "\(plan.host) port \(plan.port) (as the jump host or proxy command reached it)"
+            report.checks.append(.init(name: "reachable", passed: true, detail: where_))
             report.checks.append(.init(name: "host key", passed: true, detail: "\(session.hostKey.algorithm) \(session.hostKey.fingerprint) known"))
             report.checks.append(.init(name: "authentication", passed: true, detail: "logged in as \(plan.user)"))
             session.disconnect()
         } catch let error as SSHError {
+            report.checks += reached.enumerated().map { jumpLine($0.offset, $0.element) }
+            if reached.count < jumpCount {
+                // A jump host failed: the target was never tried.
+                report.checks.append(.init(name: "jump \(reached.count + 1)", passed: false, detail: String(describing: error)))
+                for name in ["reachable", "host key", "authentication"] { report.checks.append(.init(name: name, passed: nil, detail: "not checked")) }
+                report.failure = error
+                return report
+            }
             let failedStep: Int
             switch error {
             case .unresolvable, .connectFailed: failedStep = 0
@@ -112,5 +128,15 @@ public enum HostCheck {
             report.failure = error
         }
         return report
+    }
+
+    private static func jumpLine(_ index: Int, _ jump: JumpRecord) -> HostCheckReport.Line {
+        .init(name: "jump \(index + 1)", passed: true,
+              detail: "\(jump.user)@\(jump.host) port \(jump.port) (\(jump.address)): host key \(jump.hostKey.algorithm) \(jump.hostKey.fingerprint) known, logged in (used only to forward)")
+    }
+
+    private static func jumps(in route: ConnectionRoute) -> Int {
+        if case .jump(let through) = route { return 1 + jumps(in: through.route) }
+        return 0
     }
 }

@@ -70,8 +70,9 @@ public final class SiteConnection {
             layout: layout, productionSitePaths: production.sitePaths.filter { $0.host.lowercased() != destination.lowercased() },
             productionHostNames: production.names, rules: rules))
 
-        // Where it will connect, compared with where each production host is.
-        let plannedAddresses = (try? TCPAddresses.resolve(resolved.hostName, port: resolved.port, family: resolved.addressFamily)) ?? []
+        // Where it will connect, compared with where each production host is. Through a bastion that is
+        // the target as the jump host is asked to reach it, never the bastion (which is not judged).
+        let plannedAddresses = ProductionHosts.plannedAddresses(resolved)
         evaluation.verdict = evaluation.verdict.adding(ProductionGuard.addressReasons(targetAddresses: plannedAddresses, port: resolved.port, productionEndpoints: production.endpoints))
         // Later evidence can refuse, and only the site itself can vouch: without a staging name or
         // role, or with a refusal already, nothing is opened.
@@ -98,7 +99,7 @@ public final class SiteConnection {
         } else {
             do {
                 let environment = try probe.environment()
-                let identity = rules.identityKeys.compactMap { key in environment.value(for: key).map { (key: key, value: $0) } }
+                let identity = Self.identity(of: environment, keys: rules.identityKeys)
                 evaluation.verdict = evaluation.verdict.adding(ProductionGuard.identityReasons(identity: identity, typedHost: destination, sshHostName: resolved.hostName, productionHostNames: production.names, rules: rules))
             } catch StagefixError.configuration(let message) where message.contains("does not exist") {
                 evaluation.verdict = evaluation.verdict.adding([GuardReason(.neutral, "identity", "no env file at \(layout.envFilePath ?? "-") to read the site's identity from")])
@@ -113,6 +114,11 @@ public final class SiteConnection {
             evaluation.verdict = evaluation.verdict.adding(try machineReasons(evaluation, rules: rules, timeout: request.timeout))
         }
         return evaluation
+    }
+
+    /// The identity keys an env file sets; an empty value (`SITENAME=`) names nothing, like an unset one.
+    static func identity(of environment: ServerEnvironment, keys: [String]) -> [(key: String, value: String)] {
+        keys.compactMap { key in environment.value(for: key).flatMap { $0.trimmingWhitespace().isEmpty ? nil : (key: key, value: $0) } }
     }
 
     /// The identity a site's own Django gives (settings' ALLOWED_HOSTS, the env keys in its process).
@@ -139,7 +145,7 @@ public final class SiteConnection {
             var identity: [(key: String, value: String)] = []
             if let bytes = try? sftp.readFile(folder + "/" + name + "/" + envName, maxBytes: 1 << 20) {
                 let environment = ServerEnvironment(path: name, text: String(decoding: bytes, as: UTF8.self))
-                identity = rules.identityKeys.compactMap { key in environment.value(for: key).map { (key: key, value: $0) } }
+                identity = Self.identity(of: environment, keys: rules.identityKeys)
             }
             sites.append(HostedSite(name: name, identity: identity))
         }
@@ -223,13 +229,19 @@ public final class SiteConnection {
     /// The site's mailbox: `source`, else the one stagefix.yml gives the host. It must lie in the
     /// site's folder or be the configured one, and never in a production site's folder (reset writes
     /// a mark there, and Django-file sources are deleted from).
-    public func mailbox(source text: String?) throws -> Mailbox {
+    /// `overallSeconds`: a bound on all its requests together, from now (`mail list`, `mail reset`).
+    public func mailbox(source text: String?, overallSeconds: Double? = nil) throws -> Mailbox {
+        let overall = overallSeconds.map { Deadline(secondsFromNow: $0) }
         guard let text = text ?? settings.mailSource else {
             throw StagefixError.configuration("no mail source for \(siteHost): pass --source maildir:PATH or django-files:PATH, or set `mail:` for the host in stagefix.yml")
         }
         let source = try MailSource(parsing: text)
-        try MailSourcePolicy.check(source, layout: site.layout, configured: settings.mailSource, productionNames: production.names, productionSitePaths: production.sitePaths, rules: rules, host: siteHost)
-        return try Mailbox(session: site.session, source: source, host: siteHost, timeout: site.timeout)
+        // `~/x` and `/home/u/x` are one folder: the login folder is asked only when the spellings differ.
+        let paths = [source.folder, site.layout.projectPath] + (settings.mailSource.map { [$0] } ?? [])
+        let home = paths.contains { $0.hasPrefix("/") } && paths.contains { !$0.hasPrefix("/") }
+            ? try SFTPClient(session: site.session, timeout: site.timeout).realPath(".") : "~"
+        try MailSourcePolicy.check(source, layout: site.layout, configured: settings.mailSource, productionNames: production.names, productionSitePaths: production.sitePaths, rules: rules, host: siteHost, home: home)
+        return try Mailbox(session: site.session, source: source, host: siteHost, timeout: site.timeout, overall: overall)
     }
 
     /// Records a destructive command in the audit log (command text already free of secrets).

@@ -68,7 +68,8 @@ public final class StagingSite {
             let line = bytes[..<nul].reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
             throw StagefixError.invalidData("the env file \(path) on \(host) has a NUL byte on line \(line); no process environment can hold it, so remove it")
         }
-        let environment = ServerEnvironment(path: path, text: String(decoding: bytes, as: UTF8.self))
+        // An expansion past stagefix's bound refuses the file (65) before anything relies on it.
+        let environment = try ServerEnvironment(path: path, text: String(decoding: bytes, as: UTF8.self)).checkedForUse()
         trace?("read \(path): \(environment.values.count) values (\(String(format: "%.1f", watch.milliseconds)) ms)")
         for problem in environment.problems {
             StandardStreams.printError("stagefix: warning: \(path) line \(problem.line): \(problem.message); line skipped")

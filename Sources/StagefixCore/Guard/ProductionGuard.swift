@@ -182,6 +182,11 @@ public enum ProductionGuard {
         return [GuardReason(.neutral, "database", "the site's database \(description) names no production host")]
     }
 
+    static func isAddressLiteral(_ name: String) -> Bool {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        return (parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }) || name.contains(":")
+    }
+
     public static func isProductionName(_ name: String, productionHostNames: [String], rules: GuardRules) -> Bool {
         productionHostNames.contains(where: { $0.lowercased() == name.lowercased() })
             || rules.deny.contains(where: { HostPattern($0).matches(name) })
@@ -194,7 +199,9 @@ public enum ProductionGuard {
             return [GuardReason(.neutral, "identity", "the site's env names no identity (\(rules.identityKeys.joined(separator: ", ")) unset)")]
         }
         var reasons: [GuardReason] = []
-        let askedFor = Set([typedHost.lowercased(), sshHostName.lowercased()])
+        // The name asked for, and the ssh_config HostName when it is a name: an address a site answers
+        // on (every site of a machine may list it) says nothing about which site this is.
+        let askedFor = Set([typedHost.lowercased()] + (isAddressLiteral(sshHostName) ? [] : [sshHostName.lowercased()]))
         for (key, value) in identity {
             let names = value.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
             for name in names {
@@ -204,7 +211,9 @@ public enum ProductionGuard {
             }
             // Only a name spelled out says which site this is; `*` and `.example.com` (ALLOWED_HOSTS
             // wildcards) cover the host without naming it, so they neither refuse nor vouch.
-            let lowered = names.map { $0.lowercased() }
+            // Addresses (`127.0.0.1`, the machine's own) and `localhost` say nothing about which site this
+            // is either, unless that is what was asked for (`stagefix ... 10.0.0.9` with a role for it).
+            let lowered = names.map { $0.lowercased() }.filter { askedFor.contains($0) || (!isAddressLiteral($0) && $0 != "localhost") }
             let namesAskedHost = lowered.contains { askedFor.contains($0) }
             let coversAskedHost = lowered.contains { name in
                 name == "*" || (name.hasPrefix(".") && askedFor.contains { $0 == name.dropFirst() || $0.hasSuffix(name) })
@@ -215,6 +224,8 @@ public enum ProductionGuard {
                 }
             } else if coversAskedHost {
                 reasons.append(GuardReason(.neutral, "identity", "the site's \(key)=\(value) covers \(typedHost) only by a wildcard, which does not say which site this is"))
+            } else if lowered.isEmpty {
+                reasons.append(GuardReason(.neutral, "identity", "the site's \(key)=\(value) names no host, only addresses or localhost"))
             } else {
                 reasons.append(GuardReason(.production, "identity", "the server's \(key)=\(value) says it is another host than \(typedHost)",
                     fix: "check that \(typedHost) points at the right machine, or fix \(key) in its env file"))

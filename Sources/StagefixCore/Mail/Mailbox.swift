@@ -70,8 +70,9 @@ public final class Mailbox {
     static let consumedFile = ".stagefix-consumed"
 
     /// On the host, over one SFTP session of `session`.
-    public convenience init(session: SSHSession, source: MailSource, host: String, timeout: Double) throws {
-        self.init(files: try SFTPClient(session: session, timeout: timeout), source: source, host: host)
+    /// `overall` bounds all its requests together (a `mail list` or `mail reset` within `--timeout`).
+    public convenience init(session: SSHSession, source: MailSource, host: String, timeout: Double, overall: Deadline? = nil) throws {
+        self.init(files: try SFTPClient(session: session, timeout: timeout, overall: overall), source: source, host: host)
     }
 
     /// `host` names where the files are in messages ("this machine" for local ones).

@@ -4,9 +4,10 @@
 public enum TerminalText {
     /// `text` unchanged when it holds no control character; otherwise double-quoted with every
     /// control character escaped (`\n`, `\t`, `\x1b`, `\u{9b}`) and `"`, `\` escaped, so a
-    /// multi-line value prints as one unambiguous line.
+    /// multi-line value prints as one unambiguous line. Text that itself starts with `"` is quoted
+    /// too: shown unquoted, a value is always literal.
     public static func escaped(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        guard text.unicodeScalars.contains(where: isControl) || text.hasPrefix("\"") else { return text }
         var result = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

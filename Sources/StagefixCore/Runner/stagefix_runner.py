@@ -435,6 +435,30 @@ def serve(request, context):
     raise Problem("usage", "unknown request %r" % op)
 
 
+def _requests_until_stagefix_leaves():
+    """Requests, read on a thread of their own: when stagefix closes our stdin (it quit, timed out or
+    died), this process ends at once, even in the middle of a request nobody waits for any more (a
+    runaway command must not keep running on the server)."""
+    import queue
+    import threading
+
+    requests = queue.Queue()
+
+    def read():
+        while True:
+            try:
+                block = read_block()
+            except Exception:
+                block = None
+            if block is None:
+                sys.stderr.flush()
+                os._exit(0)
+            requests.put(block)
+
+    threading.Thread(target=read, name="stagefix-requests", daemon=True).start()
+    return requests
+
+
 def main():
     header = read_block()
     if header is None:
@@ -466,8 +490,9 @@ def main():
         send({"ok": False, "error": {"kind": kind, "message": "loading Django failed: %s: %s" % (type(error).__name__, error)}})
         traceback.print_exc()
         return
+    requests = _requests_until_stagefix_leaves()
     while True:
-        request = read_block()
+        request = requests.get()
         if request is None or request.get("op") == "quit":
             return
         try:

@@ -29,6 +29,14 @@ public enum RemotePath {
         return root + parts.joined(separator: "/")
     }
 
+    /// `path` with a leading `~` (or a relative path) made absolute under `home`, then normalized.
+    public static func absolute(_ path: String, home: String) -> String {
+        let path = normalized(path)
+        if path == "~" { return normalized(home) }
+        if path.hasPrefix("~/") { return normalized(home + "/" + path.dropFirst(2)) }
+        return path
+    }
+
     /// Whether `path` is `folder` or lies under it (both normalized).
     public static func isInside(_ path: String, folder: String) -> Bool {
         let path = normalized(path), folder = normalized(folder)

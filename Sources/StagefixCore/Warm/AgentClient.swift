@@ -50,7 +50,7 @@ public enum AgentClient {
     /// A connection to the agent at `path`: made only when its folder is ours alone, and kept only
     /// when the process that accepted it runs as us (another user may have listened there first).
     private static func reach(_ path: String) -> Answer {
-        switch AgentSocketFolder.inspect(PathText.deletingLastComponent(path)) {
+        switch AgentSocketFolder.inspect(AgentSocket.folder(of: path)) {
         case .missing: return .nobody
         case let .untrusted(reason): return .untrusted(reason)
         case .ours: break

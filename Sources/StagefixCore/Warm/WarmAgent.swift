@@ -24,6 +24,12 @@ public enum AgentSocket {
         return "/tmp/stagefix-\(getuid())/" + name
     }
 
+    /// The folder the socket's safety rests on; "." for a bare name (`--socket agent.sock`).
+    static func folder(of socketPath: String) -> String {
+        let folder = PathText.deletingLastComponent(socketPath)
+        return folder.isEmpty ? "." : folder
+    }
+
     static func address(_ path: String) throws -> sockaddr_un {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -84,7 +90,7 @@ public final class WarmAgent: @unchecked Sendable {
 
     /// Listens until idle for `idleSeconds`; returns after closing every connection.
     public func serve() throws {
-        try AgentSocketFolder.prepare(PathText.deletingLastComponent(socketPath))
+        try AgentSocketFolder.prepare(AgentSocket.folder(of: socketPath))
         let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard listener >= 0 else { throw StagefixError.configuration("cannot create the agent socket: \(String(cString: strerror(errno)))") }
         defer { close(listener) }

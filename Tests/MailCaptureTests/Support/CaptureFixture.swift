@@ -39,14 +39,17 @@ final class NotifiedMessages: @unchecked Sendable {
 
 func withCaptureServer(
     maxMessageBytes: Int = 25 * 1024 * 1024,
+    configure: (inout CaptureServerConfiguration) -> Void = { _ in },
     _ body: (CaptureFixture) async throws -> Void
 ) async throws {
     let maildir = FileManager.default.temporaryDirectory
         .appendingPathComponent("mailcapture-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: maildir) }
     let notified = NotifiedMessages()
+    var configuration = CaptureServerConfiguration(maildir: maildir, maxMessageBytes: maxMessageBytes)
+    configure(&configuration)
     let server = try await SMTPCaptureServer.start(
-        CaptureServerConfiguration(maildir: maildir, maxMessageBytes: maxMessageBytes),
+        configuration,
         onMessage: { notified.append($0) }
     )
     let fixture = CaptureFixture(server: server, maildir: maildir, notified: notified)

@@ -23,13 +23,29 @@ struct SSHConfigDifferentialTests {
             ("Include \(include)/*.conf\nHost *\n  Port 2999\n", ["inc-a", "inc-b", "neither", "inc-c"]),
             ("Host inc-*\n  Include \(include)/b.conf\nHost *\n  User outside\n", ["inc-a", "inc-b", "plain"]),
             ("# comment\n\nHost  multi   spaced\n\tPort\t4040\n  User  tabbed\n", ["multi", "spaced", "none"]),
+            // ProxyJump and ProxyCommand: the first of the two wins, `none` included; forms of a jump.
+            ("Host j1\n  ProxyJump alice@b1:2200,b2\n  ProxyCommand nc %h %p\nHost j2\n  ProxyCommand ssh -W %h:%p \"b 3\"\n  ProxyJump b3\n"
+                + "Host j3\n  ProxyJump none\n  ProxyJump b4\nHost j4\n  ProxyCommand none\n  ProxyJump b5\nHost j5\n  ProxyJump=ssh://u@h:33\n"
+                + "Host j6\n  ProxyJump 10.0.0.7:2222,[::1]:22,jump@10.0.0.8\nHost j7 j8\n  ProxyCommand=/bin/connect %r@%h:%p %%\nHost j8\n  ProxyJump x\n"
+                + "Host *\n  ProxyJump fallback.example.com\n", ["j1", "j2", "j3", "j4", "j5", "j6", "j7", "j8", "other"]),
+            ("Match host *.internal\n  ProxyJump bastion\nHost db.internal\n  ProxyJump other\n  HostName 10.1.1.1\n", ["db.internal", "web.internal", "outside"]),
         ]
     }
 
     struct Resolution: Equatable, CustomStringConvertible {
         var hostName, user, port, strict, connectTimeout, hostKeyAlias: String
         var identityFiles, userKnownHosts: [String]
-        var description: String { "host=\(hostName) user=\(user) port=\(port) strict=\(strict) ct=\(connectTimeout) alias=\(hostKeyAlias) ids=\(identityFiles) kh=\(userKnownHosts)" }
+        /// `jump a,b` (each hop normalised), `command ...` as written, or `direct`.
+        var proxy: String
+        var description: String { "host=\(hostName) user=\(user) port=\(port) strict=\(strict) ct=\(connectTimeout) alias=\(hostKeyAlias) ids=\(identityFiles) kh=\(userKnownHosts) proxy=\(proxy)" }
+
+        static func proxy(_ setting: ProxySetting) -> String {
+            switch setting {
+            case .direct: return "direct"
+            case .jump(let hops): return "jump " + hops.map(\.description).joined(separator: ",")
+            case .command(let command): return "command " + command
+            }
+        }
     }
 
     private func openSSH(_ config: String, _ host: String, home: String) throws -> Resolution {
@@ -62,7 +78,15 @@ struct SSHConfigDifferentialTests {
         return Resolution(
             hostName: hostName, user: user, port: port, strict: strict, connectTimeout: timeout,
             hostKeyAlias: values["hostkeyalias"]?.first ?? "",
-            identityFiles: identityFiles, userKnownHosts: (values["userknownhostsfile"]?.first ?? "").split(separator: " ").map(String.init))
+            identityFiles: identityFiles, userKnownHosts: (values["userknownhostsfile"]?.first ?? "").split(separator: " ").map(String.init),
+            proxy: try Self.proxy(proxyJump: values["proxyjump"]?.first, proxyCommand: values["proxycommand"]?.first))
+    }
+
+    /// ssh -G prints a jump chain partly as written, partly normalised: parse it back, hop by hop.
+    private static func proxy(proxyJump: String?, proxyCommand: String?) throws -> String {
+        if let proxyJump { return Resolution.proxy(.jump(try proxyJump.split(separator: ",").map { try JumpHost(parsing: String($0)) })) }
+        if let proxyCommand { return Resolution.proxy(.command(proxyCommand)) }
+        return "direct"
     }
 
     private func ours(_ config: String, _ host: String, home: String, localUser: String) throws -> Resolution {
@@ -70,7 +94,7 @@ struct SSHConfigDifferentialTests {
         return Resolution(
             hostName: resolved.hostName, user: resolved.user, port: String(resolved.port), strict: resolved.strictHostKeyChecking.rawValue,
             connectTimeout: resolved.connectTimeout.map(String.init) ?? "none", hostKeyAlias: resolved.hostKeyAlias ?? "",
-            identityFiles: resolved.identityFiles, userKnownHosts: resolved.userKnownHostsFiles)
+            identityFiles: resolved.identityFiles, userKnownHosts: resolved.userKnownHostsFiles, proxy: Resolution.proxy(resolved.proxy))
     }
 
     @Test func everyCaseResolvesAsSSHDashGDoes() throws {
@@ -93,7 +117,7 @@ struct SSHConfigDifferentialTests {
                 if expected != actual { mismatches.append("config\(index) \(host):\n  ssh -G: \(expected)\n  ours:   \(actual)") }
             }
         }
-        #expect(cases >= 40)
+        #expect(cases >= 50)
         #expect(mismatches.isEmpty, "\(mismatches.count) of \(cases) differ:\n\(mismatches.joined(separator: "\n"))")
     }
 }

@@ -155,6 +155,12 @@ struct SiteEvidenceTests {
         #expect(ProductionGuard.siteReasons(layout: SiteLayout(projectPath: "~/sites/staging.example.com"), productionSitePaths: [], productionHostNames: [], rules: rules).isEmpty)
     }
 
+    @Test func anAddressTheSiteAnswersOnDoesNotVouch() {
+        // Every site of a machine may list its address in ALLOWED_HOSTS.
+        let reasons = ProductionGuard.identityReasons(identity: [("ALLOWED_HOSTS", "10.0.0.9")], typedHost: "staging.example.com", sshHostName: "10.0.0.9", productionHostNames: [], rules: rules)
+        #expect(reasons.map(\.signal) == [.neutral])
+    }
+
     @Test func wildcardsNeitherVouchNorRefuse() {
         let reasons = ProductionGuard.identityReasons(identity: [("DJANGO_ALLOWED_HOSTS", "*")], typedHost: "staging.example.com", sshHostName: "staging.example.com", productionHostNames: [], rules: rules)
         #expect(reasons.map(\.signal) == [.neutral])
@@ -220,5 +226,13 @@ struct MailSourcePolicyTests {
         #expect(!check("django-files:~/sites/www.example.com/sent_emails"))
         #expect(!check("django-files:~/sites/staging.example.com/../www.example.com/sent_emails"))
         #expect(!check("maildir:~/sites/www.example.com/mail", configured: "maildir:~/sites/www.example.com/mail"))
+    }
+
+    @Test func anAbsolutePathAndATildePathOfTheSameFolderAgree() throws {
+        let source = try MailSource(parsing: "django-files:/home/edith/sites/staging.example.com/sent_emails")
+        try MailSourcePolicy.check(source, layout: layout, configured: nil, productionNames: [], productionSitePaths: [], rules: rules, host: "staging.example.com", home: "/home/edith")
+        #expect(throws: StagefixError.self) {
+            try MailSourcePolicy.check(source, layout: layout, configured: nil, productionNames: [], productionSitePaths: [], rules: rules, host: "staging.example.com", home: "/home/other")
+        }
     }
 }

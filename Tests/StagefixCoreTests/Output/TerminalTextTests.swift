@@ -13,6 +13,8 @@ struct TerminalTextTests {
         ("del\u{7F} csi\u{9B}", #""del\x7f csi\u{9b}""#),
         ("quote\" and \\ with\u{7}", #""quote\" and \\ with\x07""#),
         ("Zoë 雪", "Zoë 雪"),
+        (#""a\nb""#, #""\"a\\nb\"""#),
+        (#"a\nb"#, #"a\nb"#),
     ])
     func controlCharactersAreEscapedAndPlainTextIsLeftAlone(_ input: String, _ shown: String) {
         #expect(TerminalText.escaped(input) == shown)

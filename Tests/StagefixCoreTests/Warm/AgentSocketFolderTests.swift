@@ -65,6 +65,11 @@ struct AgentSocketFolderTests {
         #expect(!FileManager.default.fileExists(atPath: root + "/missing-parent"))
     }
 
+    @Test(arguments: [("/run/user/0/stagefix/agent-v3.sock", "/run/user/0/stagefix"), ("/agent.sock", "/"), ("agent.sock", "."), ("sub/agent.sock", "sub")])
+    func theFolderJudgedIsTheSocketsOwn(socket: String, folder: String) {
+        #expect(AgentSocket.folder(of: socket) == folder)
+    }
+
     @Test func prepareLeavesAnOpenFolderAsItIsAndRefusesIt() throws {
         let open = try folder("shared", mode: 0o755)
         #expect(throws: StagefixError.self) { try AgentSocketFolder.prepare(open) }
