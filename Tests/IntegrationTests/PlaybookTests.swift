@@ -106,6 +106,27 @@ struct PlaybookTests {
         #expect(try connectionsLogged() == before, "a dry run must not connect")
     }
 
+    /// http_get with a path: the host's `site.url` in stagefix.yml gives the site's address (here the
+    /// rig's, over https), and the session cookie goes with it.
+    @Test func anHTTPGetPathIsFetchedFromTheHostsSiteURL() async throws {
+        let book = try temporaryFile("site-url.yml", """
+            steps:
+              - create_session: { emails: [site-url@example.com] }
+                register: login
+              - http_get: { url: /whoami/, session: login, contains: ["logged in as site-url@example.com"] }
+            """)
+        let config = try temporaryFile("stagefix.yml", "hosts:\n  \(rig.host):\n    site:\n      url: \(rig["RIG_SITE_URL"])\n")
+        let result = try await play([book, "--host", rig.host, "-c", config, "--format", "json"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let steps = try #require((try json(result.stdout)["hosts"] as? [[String: Any]])?.first?["steps"] as? [[String: Any]])
+        #expect((steps.last?["result"] as? [String: Any])?["url"] as? String == rig["RIG_SITE_URL"] + "whoami/", "\(steps)")
+
+        let noSiteURL = try temporaryFile("stagefix.yml", "hosts:\n  \(rig.host):\n    role: staging\n")
+        let refused = try await play([book, "--host", rig.host, "-c", noSiteURL])
+        #expect(refused.status == 65, "\(refused.stderr)")
+        #expect(refused.stderr.contains("site.url"), "\(refused.stderr)")
+    }
+
     @Test func aFailingHostDoesNotStopTheOthers() async throws {
         // A second, staging-looking alias whose port is closed: unreachable (69).
         let closedPort = try freePort(on: rig.address)

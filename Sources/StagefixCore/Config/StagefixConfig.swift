@@ -11,6 +11,14 @@ public struct HostSettings: Sendable, Equatable {
     public var explicitCookieKeys: Set<String> = []
     /// Where the site's mail lands (`maildir:PATH` or `django-files:PATH`), for `stagefix mail`.
     public var mailSource: String?
+    /// The site's web address (`site.url`), when browsers open it by another name than ssh reaches it by.
+    public var siteURL: SiteURL?
+
+    /// The host a session cookie is for when the server sets no SESSION_COOKIE_DOMAIN and stagefix.yml
+    /// no `cookie_domain`: `site.url`'s host, else the name ssh was given.
+    public func cookieHost(sshName: String) -> String {
+        siteURL?.host ?? sshName
+    }
 }
 
 public struct StagefixConfig: Sendable {
@@ -126,7 +134,13 @@ public struct StagefixConfig: Sendable {
             cookie.sameSite = sameSite
         }
         let mail = (match?.mail ?? defaultMail)?.replacingOccurrences(of: "{host}", with: host)
-        return HostSettings(role: match?.role, site: layout, cookie: cookie, explicitCookieKeys: Set(session.keys), mailSource: mail)
+        var siteURL: SiteURL? = nil
+        if let url = site["url"] {
+            do { siteURL = try SiteURL(url.replacingOccurrences(of: "{host}", with: host)) } catch let StagefixError.configuration(message) {
+                throw StagefixError.configuration("\(path ?? "stagefix.yml"): \(message)")
+            }
+        }
+        return HostSettings(role: match?.role, site: layout, cookie: cookie, explicitCookieKeys: Set(session.keys), mailSource: mail, siteURL: siteURL)
     }
 
     private static func bool(_ text: String, _ key: String) throws -> Bool {
@@ -188,7 +202,7 @@ public struct ProductionHosts: Sendable {
 /// Reads YAML nodes with positions for every error.
 struct ConfigReader {
     let path: String
-    static let siteKeys: Set<String> = ["path", "python", "manage", "env_file", "command_prefix"]
+    static let siteKeys: Set<String> = ["path", "python", "manage", "env_file", "command_prefix", "url"]
     static let sessionKeys: Set<String> = ["cookie_name", "cookie_domain", "cookie_path", "cookie_secure", "cookie_httponly", "cookie_samesite"]
 
     func error(_ node: Node, _ message: String) -> StagefixError {

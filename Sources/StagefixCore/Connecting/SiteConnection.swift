@@ -22,7 +22,7 @@ public final class SiteConnection {
     public let site: StagingSite
     public let settings: HostSettings
     public let verdict: GuardVerdict
-    /// The name cookies and URLs use: the host as typed.
+    /// The host as typed (what ssh was given).
     public let siteHost: String
     private let auditLog: AuditLog
     private let started = Stopwatch()
@@ -47,6 +47,9 @@ public final class SiteConnection {
     /// The session cookie as the server sets it (stagefix.yml may override it).
     public var cookie: SessionCookieSettings { site.cookieSettings(settings) }
 
+    /// The host a cookie without a domain belongs to: `site.url`'s, else the host as typed.
+    public var cookieHost: String { settings.cookieHost(sshName: siteHost) }
+
     /// The guard's verdict for a host, gathering every kind of evidence; connects only for the host
     /// key and the identity read (read-only SFTP), and only when names did not already refuse it.
     /// `.machine` also looks at the other sites under the login user (a shell reaches them all).
@@ -66,6 +69,10 @@ public final class SiteConnection {
                 typedHost: destination, sshHostName: resolved.hostName, role: settings.role,
                 productionHostNames: config.productionHostNames, rules: rules)),
             session: nil, settings: settings, host: destination, site: nil, sshHostName: resolved.hostName, production: production)
+        // A web name in stagefix.yml is a name too: site.url may not point at production.
+        if let webName = settings.siteURL?.host, ProductionGuard.isProductionName(webName, productionHostNames: production.names, rules: rules) {
+            evaluation.verdict = evaluation.verdict.adding([GuardReason(.production, "name", "site.url names \(webName), a production host")])
+        }
         evaluation.verdict = evaluation.verdict.adding(ProductionGuard.siteReasons(
             layout: layout, productionSitePaths: production.sitePaths.filter { $0.host.lowercased() != destination.lowercased() },
             productionHostNames: production.names, rules: rules))
@@ -100,7 +107,7 @@ public final class SiteConnection {
             do {
                 let environment = try probe.environment()
                 let identity = Self.identity(of: environment, keys: rules.identityKeys)
-                evaluation.verdict = evaluation.verdict.adding(ProductionGuard.identityReasons(identity: identity, typedHost: destination, sshHostName: resolved.hostName, productionHostNames: production.names, rules: rules))
+                evaluation.verdict = evaluation.verdict.adding(ProductionGuard.identityReasons(identity: identity, typedHost: destination, sshHostName: resolved.hostName, siteName: settings.siteURL?.host, productionHostNames: production.names, rules: rules))
             } catch StagefixError.configuration(let message) where message.contains("does not exist") {
                 evaluation.verdict = evaluation.verdict.adding([GuardReason(.neutral, "identity", "no env file at \(layout.envFilePath ?? "-") to read the site's identity from")])
                 // Reached under a name it does not know itself by: what sites does it host? (read-only listing)
@@ -128,7 +135,7 @@ public final class SiteConnection {
         if let allowed = hello.identity["ALLOWED_HOSTS"], !allowed.isEmpty, !rules.identityKeys.contains("ALLOWED_HOSTS") {
             identity.append((key: "ALLOWED_HOSTS", value: allowed))
         }
-        return ProductionGuard.identityReasons(identity: identity, typedHost: evaluation.host, sshHostName: evaluation.sshHostName, productionHostNames: evaluation.production.names, rules: rules)
+        return ProductionGuard.identityReasons(identity: identity, typedHost: evaluation.host, sshHostName: evaluation.sshHostName, siteName: evaluation.settings.siteURL?.host, productionHostNames: evaluation.production.names, rules: rules)
     }
 
     /// The other sites under the login user (one listing, one small SFTP read per site's env file).

@@ -194,14 +194,17 @@ public enum ProductionGuard {
     }
 
     /// What it says it is: identity keys in its env must name this host and no production host.
-    public static func identityReasons(identity: [(key: String, value: String)], typedHost: String, sshHostName: String, productionHostNames: [String], rules: GuardRules) -> [GuardReason] {
+    /// `siteName` is the host of the site's `site.url` in stagefix.yml (an alias's web name): naming it
+    /// names the host asked for.
+    public static func identityReasons(identity: [(key: String, value: String)], typedHost: String, sshHostName: String, siteName: String? = nil, productionHostNames: [String], rules: GuardRules) -> [GuardReason] {
         guard !identity.isEmpty else {
             return [GuardReason(.neutral, "identity", "the site's env names no identity (\(rules.identityKeys.joined(separator: ", ")) unset)")]
         }
         var reasons: [GuardReason] = []
         // The name asked for, and the ssh_config HostName when it is a name: an address a site answers
         // on (every site of a machine may list it) says nothing about which site this is.
-        let askedFor = Set([typedHost.lowercased()] + (isAddressLiteral(sshHostName) ? [] : [sshHostName.lowercased()]))
+        let askedFor = Set([typedHost.lowercased()] + (isAddressLiteral(sshHostName) ? [] : [sshHostName.lowercased()])
+            + (siteName.map { isAddressLiteral($0) ? [] : [$0.lowercased()] } ?? []))
         for (key, value) in identity {
             let names = value.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
             for name in names {
@@ -228,7 +231,7 @@ public enum ProductionGuard {
                 reasons.append(GuardReason(.neutral, "identity", "the site's \(key)=\(value) names no host, only addresses or localhost"))
             } else {
                 reasons.append(GuardReason(.production, "identity", "the server's \(key)=\(value) says it is another host than \(typedHost)",
-                    fix: "check that \(typedHost) points at the right machine, or fix \(key) in its env file"))
+                    fix: "check that \(typedHost) points at the right machine, or fix \(key) in its env file; if \(typedHost) is an alias of the site, give the site's address as site.url for it in stagefix.yml"))
             }
         }
         return reasons

@@ -190,7 +190,7 @@ public enum PlaybookRunner {
     private static func sessionsOutput(_ emails: [EmailAddress], _ keys: [SessionKey], register: String?, fixture: SiteConnection, sessions: inout [String: [(email: String, key: SessionKey)]]) -> [String: Any] {
         if let register { sessions[register] = zip(emails, keys).map { ($0.value, $1) } }
         return ["sessions": zip(emails, keys).map { email, key in
-            ["email": email.value, "key": key.value, "cookie": SessionOutput.seleniumCookie(key, host: fixture.siteHost, cookie: fixture.cookie)] as [String: Any]
+            ["email": email.value, "key": key.value, "cookie": SessionOutput.seleniumCookie(key, host: fixture.cookieHost, cookie: fixture.cookie)] as [String: Any]
         }]
     }
 
@@ -240,7 +240,13 @@ public enum PlaybookRunner {
             if let name = planned.step.register { links[name] = link }
             return ["to": entry.message.recipients, "subject": entry.message.subject ?? NSNull(), "link": link, "links": entry.message.links]
         case let .httpGet(plannedURL, sessionName, email, status, contains, headers):
-            let url = planned.step.action.registeredURL.flatMap { links[$0] } ?? plannedURL
+            var url = planned.step.action.registeredURL.flatMap { links[$0] } ?? plannedURL
+            if SiteURL.isPath(url) {
+                guard let siteURL = fixture.settings.siteURL else {
+                    throw StagefixError.invalidData("http_get: `\(TerminalText.escaped(url))` is a path: set the site's address as site.url for \(fixture.siteHost) in stagefix.yml, or give a full URL")
+                }
+                url = siteURL.resolve(url)
+            }
             var allHeaders = headers
             if let sessionName {
                 let registered = sessions[sessionName] ?? []

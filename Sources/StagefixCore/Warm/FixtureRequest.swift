@@ -76,7 +76,7 @@ public enum FixtureWork {
             let addresses = try emails.map(EmailAddress.init)
             let keys = try fixture.site.createSessions(for: addresses, options: options, flushFirst: flushFirst)
             fixture.audit(command: (flushFirst ? "session create --flush " : "session create ") + emails.joined(separator: " "), exitStatus: 0)
-            return SessionOutput.render(SessionOutputFormat(rawValue: format) ?? .key, sessions: Array(zip(addresses, keys)), host: fixture.siteHost, cookie: fixture.cookie)
+            return SessionOutput.render(SessionOutputFormat(rawValue: format) ?? .key, sessions: Array(zip(addresses, keys)), host: fixture.cookieHost, cookie: fixture.cookie)
         case let .databaseFlush(json):
             try fixture.site.flushDatabase()
             fixture.audit(command: "db flush", exitStatus: 0)

@@ -80,6 +80,16 @@ struct ProductionGuardTests {
         #expect(production.contains { $0.signal == .production && $0.detail.contains("www.example.com") })
     }
 
+    @Test func anAliasWhoseSiteURLTheServerNamesIsTheHostAskedForAndNoOtherNameIs() {
+        // `staging` is an ssh_config alias to an address; stagefix.yml says its site is staging.example.com.
+        let named = ProductionGuard.identityReasons(identity: [("SITENAME", "staging.example.com")], typedHost: "staging", sshHostName: "10.0.0.9", siteName: "staging.example.com", productionHostNames: [], rules: rules)
+        #expect(named.contains { $0.signal == .staging } && !named.contains { $0.signal == .production })
+        let withoutSiteURL = ProductionGuard.identityReasons(identity: [("SITENAME", "staging.example.com")], typedHost: "staging", sshHostName: "10.0.0.9", productionHostNames: [], rules: rules)
+        #expect(withoutSiteURL.contains { $0.signal == .production && $0.detail.contains("another host") })
+        let elsewhere = ProductionGuard.identityReasons(identity: [("SITENAME", "www.example.com")], typedHost: "staging", sshHostName: "10.0.0.9", siteName: "staging.example.com", productionHostNames: [], rules: rules)
+        #expect(elsewhere.contains { $0.signal == .production })
+    }
+
     @Test func anyProductionSignalWinsOverStagingSignals() {
         let result = verdict("staging.example.com", role: .staging).adding(siteSays("staging.example.com"))
             .adding([GuardReason(.production, "identity", "the server's ALLOWED_HOSTS names www.example.com, a production host")])

@@ -208,3 +208,64 @@ def test_netscape_format_logs_curl_in_over_https(site, tmp_path):
     assert curl_whoami(site, jar) == (0, "anonymous")
     jar.write_text(session_create(site, "curl@example.com", "netscape"))
     assert curl_whoami(site, jar) == (0, "logged in as curl@example.com")
+
+
+# ---- an ssh alias that is not the site's name -----------------------------------------------------
+
+
+@pytest.fixture
+def alias(site, tmp_path):
+    """An ssh_config alias `staging` for the rig (as users write for a long host name), and the
+    stagefix.yml that says where the site is: ``alias(site_url=None)`` gives (ssh_config, stagefix.yml)."""
+    ssh_config = tmp_path / "ssh_config"
+    with open(site["RIG_SSH_CONFIG"]) as original:
+        ssh_config.write_text(original.read().replace("Host %s\n" % site["RIG_HOST"], "Host staging\n"))
+
+    def make(site_url=None):
+        lines = ["hosts:", "  staging:", "    role: staging", "    site:", "      path: ~/sites/%s" % site["RIG_HOST"]]
+        if site_url:
+            lines.append("      url: %s" % site_url)
+        config = tmp_path / ("stagefix-%s.yml" % ("url" if site_url else "no-url"))
+        config.write_text("\n".join(lines) + "\n")
+        return str(ssh_config), str(config)
+
+    return make
+
+
+def alias_session(site, ssh_config, config, email, output_format):
+    result = subprocess.run(
+        [site["STAGEFIX_BINARY"], "session", "create", "-F", ssh_config, "-c", config, "staging", email, "--format", output_format],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_an_alias_without_site_url_is_refused_naming_the_setting(site, alias):
+    # The alias reaches the machine by address, so only the site's SITENAME says which site it is, and
+    # it names another host than `staging`: the guard refuses rather than make a cookie for `staging`.
+    ssh_config, config = alias()
+    result = subprocess.run(
+        [site["STAGEFIX_BINARY"], "session", "create", "-F", ssh_config, "-c", config, "staging", "alias@example.com", "--format", "selenium"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 77, result.stderr
+    assert "SITENAME=%s" % site["RIG_HOST"] in result.stderr
+    assert "site.url" in result.stderr
+
+
+def test_an_alias_with_site_url_gives_a_cookie_selenium_accepts(selenium, site, alias):
+    cookie = json.loads(alias_session(site, *alias(site["RIG_SITE_NAME_URL"]), "alias@example.com", "selenium"))
+    assert cookie["domain"] == site["RIG_HOST"]
+    selenium.add_cookie(cookie)
+    assert selenium_whoami(selenium, site) == "logged in as alias@example.com"
+
+
+def test_an_alias_with_site_url_gives_a_storage_state_playwright_logs_in_with(playwright_browser, site, alias, tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text(alias_session(site, *alias(site["RIG_SITE_NAME_URL"]), "alias-state@example.com", "playwright-state"))
+    context = playwright_browser.new_context(storage_state=str(state))
+    try:
+        assert playwright_whoami(context.new_page(), site) == "logged in as alias-state@example.com"
+    finally:
+        context.close()
