@@ -119,12 +119,13 @@ struct PlaybookTests {
         let result = try await play([book, "--host", rig.host, "-c", config, "--format", "json"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let steps = try #require((try json(result.stdout)["hosts"] as? [[String: Any]])?.first?["steps"] as? [[String: Any]])
-        #expect((steps.last?["result"] as? [String: Any])?["url"] as? String == rig["RIG_SITE_URL"] + "whoami/", "\(steps)")
+        #expect((steps.last?["output"] as? [String: Any])?["url"] as? String == rig["RIG_SITE_URL"] + "whoami/", "\(steps)")
 
         let noSiteURL = try temporaryFile("stagefix.yml", "hosts:\n  \(rig.host):\n    role: staging\n")
-        let refused = try await play([book, "--host", rig.host, "-c", noSiteURL])
+        let refused = try await play([book, "--host", rig.host, "-c", noSiteURL, "--format", "json"])
         #expect(refused.status == 65, "\(refused.stderr)")
-        #expect(refused.stderr.contains("site.url"), "\(refused.stderr)")
+        let failed = try #require((try json(refused.stdout)["hosts"] as? [[String: Any]])?.first?["steps"] as? [[String: Any]]).last
+        #expect(((failed?["error"] as? [String: Any])?["message"] as? String)?.contains("site.url") == true, "\(refused.stdout)")
     }
 
     @Test func aFailingHostDoesNotStopTheOthers() async throws {
