@@ -4,7 +4,11 @@ stagefix reads the server's .env itself and refuses any host it cannot positivel
 staging (GuardRefused, exit 77), so a mistyped TEST_SERVER can never flush production.
 
 Configured from the environment: STAGEFIX_BINARY (default: `stagefix` on PATH), STAGEFIX_SSH_CONFIG,
-STAGEFIX_CONFIG (stagefix.yml), STAGEFIX_TIMEOUT.
+STAGEFIX_CONFIG (stagefix.yml), STAGEFIX_TIMEOUT, STAGEFIX_WARM.
+
+One client for the whole test run, so one warm agent: after the first fixture each flush or session
+is one round trip to the server. The agent stops when the test run's interpreter exits;
+STAGEFIX_WARM=0 connects afresh for every fixture.
 """
 
 from stagefix import Session, Stagefix

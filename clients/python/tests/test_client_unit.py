@@ -570,3 +570,39 @@ def test_a_local_mailbox_has_no_host_word(fake_stagefix, client):
     assert argv[argv.index("--source") + 1] == "maildir:/tmp/captured"
     with pytest.raises(ValueError):
         client.reset_mail(None)
+
+
+# Warm by default: an agent of the client's own, or cold when none starts.
+
+
+def test_the_client_is_warm_by_default_and_runs_cold_when_no_agent_starts(fake_stagefix):
+    client = Stagefix(binary=str(fake_stagefix.path))
+    assert client.warm is True
+    fake_stagefix.answer(stdout=sessions_document("edith@example.com"), stderr="agent cannot start here\n", exit=0)
+    (session,) = client.create_session(HOST, "edith@example.com")
+    agent_call, session_call = fake_stagefix.calls
+    # The fake exits at once instead of making the socket: the client gives up on warm and says why.
+    assert agent_call["argv"][:2] == ["agent", "--socket"] and agent_call["argv"][3:] == ["--idle", "600"]
+    assert "--warm" not in session_call["argv"]
+    assert session.key == "key0"
+    assert "agent cannot start here" in client.warm_failure
+    # Given up once, not tried again on every fixture.
+    fake_stagefix.answer(stdout={"ok": True, "flushed": True})
+    client.flush(HOST)
+    assert [call["argv"][0] for call in fake_stagefix.calls] == ["agent", "session", "db"]
+
+
+def test_warm_false_starts_no_agent_and_an_inherited_STAGEFIX_WARM_does_not_turn_it_on(fake_stagefix, monkeypatch):
+    monkeypatch.setenv("STAGEFIX_WARM", "1")
+    client = Stagefix(binary=str(fake_stagefix.path), warm=False)
+    fake_stagefix.answer(stdout=sessions_document("edith@example.com"), env_keys=["STAGEFIX_WARM", "STAGEFIX_AGENT_SOCKET"])
+    client.create_session(HOST, "edith@example.com")
+    (call,) = fake_stagefix.calls
+    assert "--warm" not in call["argv"]
+    assert call["env"] == {"STAGEFIX_WARM": None, "STAGEFIX_AGENT_SOCKET": None}
+
+
+@pytest.mark.parametrize("value, warm", [("0", False), ("false", False), ("Off", False), ("no", False), ("1", True), ("", True)])
+def test_from_env_reads_STAGEFIX_WARM(fake_stagefix, value, warm):
+    client = Stagefix.from_env({"STAGEFIX_BINARY": str(fake_stagefix.path), "STAGEFIX_WARM": value})
+    assert client.warm is warm

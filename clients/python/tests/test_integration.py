@@ -344,3 +344,86 @@ def test_a_mailbox_on_this_machine_needs_no_host(client, tmp_path):
     assert email.link(r"token=") == "http://staging.test/accounts/login?token=t1"
     with pytest.raises(ValueError):
         client.wait_for_email(None, "edith@example.com")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Warm by default: one agent per client, stopped by close()
+
+
+def _django_starts(rig):
+    with open(rig["RIG_SITE_DIR"] + "/starts.log") as log:
+        return sum(1 for line in log if line.rstrip("\n").endswith(" " + rig["RIG_HOST"]))
+
+
+def _processes_naming(text):
+    """Pids of running processes whose command line contains ``text``."""
+    import pathlib
+
+    found = []
+    for proc in pathlib.Path("/proc").glob("[0-9]*"):
+        try:
+            if text.encode() in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_the_client_is_warm_by_default_and_close_stops_its_agent(rig, host, site_whoami):
+    import os
+
+    with Stagefix(binary=rig["STAGEFIX_BINARY"], ssh_config=rig["RIG_SSH_CONFIG"], timeout=30) as client:
+        first = client.create_session_cookie(host, "warm-first@example.com")
+        socket = client.agent_socket
+        assert socket and os.path.exists(socket), client.warm_failure
+        starts = _django_starts(rig)
+        second = client.create_session_cookie(host, "warm-second@example.com", flush_first=True)
+        client.flush(host)
+        third = client.create_session_cookie(host, "warm-third@example.com")
+        assert _django_starts(rig) == starts, "the agent's Django served the later fixtures"
+        assert site_whoami(first.cookie_header()) == "anonymous"
+        assert site_whoami(second.cookie_header()) == "anonymous"
+        assert site_whoami(third.cookie_header()) == logged_in_as("warm-third@example.com")
+        assert _processes_naming(socket), "the agent runs while the client is open"
+    assert not os.path.exists(os.path.dirname(socket)), "close() removed the agent's folder"
+    assert _processes_naming(socket) == [], "close() stopped the agent"
+
+
+def test_a_cold_client_starts_no_agent(rig, host, site_whoami):
+    client = Stagefix(binary=rig["STAGEFIX_BINARY"], ssh_config=rig["RIG_SSH_CONFIG"], timeout=30, warm=False)
+    before = _django_starts(rig)
+    session = client.create_session_cookie(host, "cold@example.com")
+    assert client.agent_socket is None
+    assert _django_starts(rig) == before + 1, "a cold session starts Django on the server"
+    assert site_whoami(session.cookie_header()) == logged_in_as("cold@example.com")
+
+
+def test_the_plugin_runs_one_agent_for_the_test_run_and_stops_it_at_the_end(pytester, rig, monkeypatch, tmp_path):
+    monkeypatch.setenv("STAGEFIX_HOST", rig["RIG_HOST"])
+    monkeypatch.delenv("TEST_SERVER", raising=False)
+    monkeypatch.delenv("STAGEFIX_WARM", raising=False)
+    monkeypatch.setenv("STAGEFIX_SSH_CONFIG", rig["RIG_SSH_CONFIG"])
+    record = tmp_path / "sockets.txt"
+    pytester.makepyfile(
+        """
+        import os
+
+        def test_one(staging_session, stagefix_client):
+            staging_session("plugin-one@example.com")
+            with open(%(record)r, "a") as f:
+                f.write("%%s %%d\\n" %% (stagefix_client.agent_socket, os.path.exists(stagefix_client.agent_socket or "")))
+
+        def test_two(staging_session, stagefix_client):
+            staging_session("plugin-two@example.com")
+            with open(%(record)r, "a") as f:
+                f.write("%%s %%d\\n" %% (stagefix_client.agent_socket, os.path.exists(stagefix_client.agent_socket or "")))
+        """
+        % {"record": str(record)}
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=2)
+    lines = record.read_text().split("\n")[:-1]
+    sockets = {line.rsplit(" ", 1)[0] for line in lines}
+    assert len(lines) == 2 and len(sockets) == 1 and all(line.endswith(" 1") for line in lines), lines
+    (socket,) = sockets
+    assert _processes_naming(socket) == [], "the agent ended with the test run"

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
+from .agent import WarmAgent
 from .errors import EXIT_CODES, BinaryNotFound, RemoteCommandError, StagefixError, error_class
 from .session import Session, sessions_from_json
 
@@ -33,6 +34,10 @@ class Stagefix:
         env: variables added to this process's environment for every stagefix run
             (``STAGEFIX_KEY_PASSPHRASE``, ``EMAIL_PASSWORD`` for a playbook's ``from_local``...).
             Their values are never put in argv, reprs or exception messages.
+        warm: sessions and flushes go through a ``stagefix agent`` this client starts on first use
+            and stops in ``close()`` (or at interpreter exit): one round trip per fixture instead of
+            an SSH handshake and a Django start. When no agent can start they run cold, with the
+            same results. ``warm=False``: every command connects afresh.
 
     Raises:
         BinaryNotFound: no executable at ``binary`` / ``$STAGEFIX_BINARY`` / on PATH.
@@ -45,6 +50,7 @@ class Stagefix:
         config: Optional[PathLike] = None,
         timeout: Optional[float] = None,
         env: Optional[Mapping[str, str]] = None,
+        warm: bool = True,
     ) -> None:
         self.binary = _resolve_binary(binary)
         self.ssh_config = os.fspath(ssh_config) if ssh_config is not None else None
@@ -59,28 +65,56 @@ class Stagefix:
             if not isinstance(name, str) or not isinstance(value, str):
                 raise TypeError("env must map str to str (variable %r)" % (name,))
             self._env[name] = value
+        self.warm = bool(warm)
+        self._agent = WarmAgent(self.binary, self._environ()) if self.warm else None
+
+    def close(self) -> None:
+        """Stops this client's warm agent, if it started one; the client stays usable (a later warm
+        command starts a new agent)."""
+        if self._agent is not None:
+            self._agent.close()
+            self._agent = WarmAgent(self.binary, self._environ())
+
+    def __enter__(self) -> "Stagefix":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def agent_socket(self) -> Optional[str]:
+        """The warm agent's socket while one runs (None when cold or not started yet)."""
+        return self._agent.socket if self._agent is not None else None
+
+    @property
+    def warm_failure(self) -> Optional[str]:
+        """Why no agent could start (the client then runs cold), or None."""
+        return self._agent.failure if self._agent is not None else None
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None, **overrides: Any) -> "Stagefix":
         """A client configured from ``STAGEFIX_BINARY``, ``STAGEFIX_SSH_CONFIG``, ``STAGEFIX_CONFIG`` and
-        ``STAGEFIX_TIMEOUT`` (empty means unset); keyword arguments override them."""
+        ``STAGEFIX_TIMEOUT`` (empty means unset), and ``STAGEFIX_WARM`` (``0``, ``false``, ``no`` or
+        ``off``: ``warm=False``); keyword arguments override them."""
         environ = os.environ if environ is None else environ
         kwargs: Dict[str, Any] = {
             "binary": environ.get("STAGEFIX_BINARY") or None,
             "ssh_config": environ.get("STAGEFIX_SSH_CONFIG") or None,
             "config": environ.get("STAGEFIX_CONFIG") or None,
             "timeout": float(environ["STAGEFIX_TIMEOUT"]) if environ.get("STAGEFIX_TIMEOUT") else None,
+            "warm": environ.get("STAGEFIX_WARM", "").strip().lower() not in ("0", "false", "no", "off"),
         }
         kwargs.update(overrides)
         return cls(**kwargs)
 
     def __repr__(self) -> str:
-        return "Stagefix(binary=%r, ssh_config=%r, config=%r, timeout=%r, env=<%d variables>)" % (
+        return "Stagefix(binary=%r, ssh_config=%r, config=%r, timeout=%r, env=<%d variables>, warm=%r)" % (
             self.binary,
             self.ssh_config,
             self.config,
             self.timeout,
             len(self._env),
+            self.warm,
         )
 
     # ----------------------------------------------------------------------------------------------
@@ -98,8 +132,9 @@ class Stagefix:
         for email in emails:
             _check_word("email", email)
         flush = ["--flush", "--yes"] if flush_first else []
-        argv = self._argv(["session", "create"], self._options(), flush, ["--format", "json", "--", host], emails)
-        document = self._run_json(argv)
+        warm = self._warm_environment()
+        argv = self._argv(["session", "create"], self._options(), flush, _warm_words(warm), ["--format", "json", "--", host], emails)
+        document = self._run_json(argv, extra_env=warm)
         sessions = sessions_from_json(document)
         if len(sessions) != len(emails):
             raise StagefixError(
@@ -116,8 +151,9 @@ class Stagefix:
     def flush(self, host: str) -> Dict[str, Any]:
         """Empties the database (``db flush HOST --yes --format json``); returns the JSON report."""
         _check_word("host", host)
-        argv = self._argv(["db", "flush"], self._options(), ["--yes", "--format", "json", "--", host])
-        return self._run_json(argv)
+        warm = self._warm_environment()
+        argv = self._argv(["db", "flush"], self._options(), _warm_words(warm), ["--yes", "--format", "json", "--", host])
+        return self._run_json(argv, extra_env=warm)
 
     def reset_mail(self, host: Optional[str], source: Optional[str] = None) -> str:
         """Empties the site's mailbox (``mail reset``); returns the mark for ``wait_for_email(since=)``.
@@ -317,13 +353,24 @@ class Stagefix:
             argv.extend(part)
         return argv
 
-    def _environ(self) -> Dict[str, str]:
+    def _environ(self, extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
         environ = dict(os.environ)
         environ.update(self._env)
+        # Warm or not is this client's choice, never an inherited STAGEFIX_WARM's.
+        environ.pop("STAGEFIX_WARM", None)
+        environ.update(extra or {})
         return environ
 
+    def _warm_environment(self) -> Optional[Dict[str, str]]:
+        """The agent's socket for a warm command, or None: cold (warm=False, or no agent could start)."""
+        return self._agent.environment() if self._agent is not None else None
+
     def _run(
-        self, argv: List[str], input: Optional[Union[str, bytes]] = None, text: bool = True
+        self,
+        argv: List[str],
+        input: Optional[Union[str, bytes]] = None,
+        text: bool = True,
+        extra_env: Optional[Mapping[str, str]] = None,
     ) -> "subprocess.CompletedProcess[Any]":
         if isinstance(input, str):
             input = input.encode("utf-8")
@@ -334,7 +381,7 @@ class Stagefix:
                 stdin=subprocess.DEVNULL if input is None else None,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env=self._environ(),
+                env=self._environ(extra_env),
                 shell=False,
                 check=False,
             )
@@ -352,8 +399,8 @@ class Stagefix:
             return subprocess.CompletedProcess(argv, proc.returncode, _as_text(proc.stdout), _as_text(proc.stderr))
         return proc
 
-    def _run_json(self, argv: List[str]) -> Dict[str, Any]:
-        proc = self._run(argv)
+    def _run_json(self, argv: List[str], extra_env: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
+        proc = self._run(argv, extra_env=extra_env)
         document = _parse_json(proc.stdout)
         if proc.returncode != 0:
             raise _error_from(proc, argv, document)
@@ -489,6 +536,10 @@ def _var_value(name: str, value: VarValue) -> str:
         if "," in item:
             raise ValueError("var %s: list item %r contains ',' (list vars are comma-separated)" % (name, item))
     return ",".join(items)
+
+
+def _warm_words(environment: Optional[Mapping[str, str]]) -> List[str]:
+    return ["--warm"] if environment is not None else []
 
 
 def _seconds(value: float) -> str:

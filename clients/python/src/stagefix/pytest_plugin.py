@@ -6,9 +6,11 @@ Environment:
     STAGEFIX_SSH_CONFIG            OpenSSH client config (``-F``)
     STAGEFIX_CONFIG                stagefix.yml (``-c``)
     STAGEFIX_TIMEOUT               seconds (``--timeout``)
+    STAGEFIX_WARM                  ``0`` (or false/no/off): no warm agent, every fixture connects afresh
 
 Fixtures:
-    stagefix_client    a Stagefix configured from the environment (session scope)
+    stagefix_client    a Stagefix configured from the environment (session scope); warm: one agent
+                       for the whole run, stopped when the run ends
     staging_host       the host name (session scope); skips the test when none is set
     staging_session    a factory: ``staging_session("edith@example.com")`` -> Session
     fresh_staging      flushes the staging database before the test; its value is the host
@@ -19,7 +21,7 @@ Disable with ``-p no:stagefix``.
 from __future__ import annotations
 
 import os
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import pytest
 
@@ -38,9 +40,14 @@ def _staging_host_from_env() -> Optional[str]:
 
 
 @pytest.fixture(scope="session")
-def stagefix_client() -> Stagefix:
-    """A Stagefix client from STAGEFIX_BINARY, STAGEFIX_SSH_CONFIG, STAGEFIX_CONFIG, STAGEFIX_TIMEOUT."""
-    return Stagefix.from_env()
+def stagefix_client() -> Iterator[Stagefix]:
+    """A Stagefix client from STAGEFIX_BINARY, STAGEFIX_SSH_CONFIG, STAGEFIX_CONFIG, STAGEFIX_TIMEOUT
+    and STAGEFIX_WARM; its warm agent (one for the run) is stopped when the run ends."""
+    client = Stagefix.from_env()
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")
