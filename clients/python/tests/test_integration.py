@@ -389,6 +389,20 @@ def test_the_client_is_warm_by_default_and_close_stops_its_agent(rig, host, site
     assert _processes_naming(socket) == [], "close() stopped the agent"
 
 
+def test_clients_made_per_test_share_one_agent(rig, host, site_whoami):
+    # As a unittest setUp does it: a new client for every test.
+    clients = [Stagefix(binary=rig["STAGEFIX_BINARY"], ssh_config=rig["RIG_SSH_CONFIG"], timeout=30) for _ in range(3)]
+    try:
+        for number, client in enumerate(clients):
+            session = client.create_session_cookie(host, "per-test-%d@example.com" % number)
+            assert site_whoami(session.cookie_header()) == logged_in_as("per-test-%d@example.com" % number)
+        sockets = {client.agent_socket for client in clients}
+        assert len(sockets) == 1 and None not in sockets, sockets
+        assert len(_processes_naming(sockets.pop())) == 1, "one agent for all of them"
+    finally:
+        clients[0].close()
+
+
 def test_a_cold_client_starts_no_agent(rig, host, site_whoami):
     client = Stagefix(binary=rig["STAGEFIX_BINARY"], ssh_config=rig["RIG_SSH_CONFIG"], timeout=30, warm=False)
     before = _django_starts(rig)

@@ -1,6 +1,7 @@
-"""Warm mode for the client: one ``stagefix agent`` per client (per pytest run), on a socket in a
-private folder, stopped when the client closes or the interpreter exits. Warm requests then cost one
-round trip to the host instead of an SSH handshake and a Django start.
+"""Warm mode for the client: one ``stagefix agent`` per process (a test run), shared by its clients of
+the same binary and extra environment (a ``Stagefix`` made in every ``setUp`` must not start one per
+test), on a socket in a private folder, stopped by ``close()`` or when the interpreter exits. Warm
+requests then cost one round trip to the host instead of an SSH handshake and a Django start.
 
 The agent is ours, not the one ``--warm`` would start on its own (that one outlives the tests for
 its idle time): its socket is passed to each warm command as ``STAGEFIX_AGENT_SOCKET``.
@@ -15,12 +16,23 @@ import signal
 import subprocess
 import tempfile
 import time
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
 
 # The agent exits by itself after this long without requests, should close() never run (a killed test run).
 IDLE_SECONDS = 600
 # How long a starting agent may take to make its socket before the client works cold instead.
 START_SECONDS = 10.0
+
+_AGENTS: Dict[Tuple[str, Tuple[Tuple[str, str], ...]], "WarmAgent"] = {}
+
+
+def shared_agent(binary: str, extra_env: Mapping[str, str], environ: Mapping[str, str]) -> "WarmAgent":
+    """This process's agent for that binary and extra environment (made on first use)."""
+    key = (binary, tuple(sorted(extra_env.items())))
+    agent = _AGENTS.get(key)
+    if agent is None:
+        agent = _AGENTS[key] = WarmAgent(binary, environ)
+    return agent
 
 
 class WarmAgent:

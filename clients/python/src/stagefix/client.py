@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
-from .agent import WarmAgent
+from .agent import shared_agent
 from .errors import EXIT_CODES, BinaryNotFound, RemoteCommandError, StagefixError, error_class
 from .session import Session, sessions_from_json
 
@@ -34,10 +34,11 @@ class Stagefix:
         env: variables added to this process's environment for every stagefix run
             (``STAGEFIX_KEY_PASSPHRASE``, ``EMAIL_PASSWORD`` for a playbook's ``from_local``...).
             Their values are never put in argv, reprs or exception messages.
-        warm: sessions and flushes go through a ``stagefix agent`` this client starts on first use
-            and stops in ``close()`` (or at interpreter exit): one round trip per fixture instead of
-            an SSH handshake and a Django start. When no agent can start they run cold, with the
-            same results. ``warm=False``: every command connects afresh.
+        warm: sessions and flushes go through a ``stagefix agent`` started on first use, one per
+            process for clients of the same binary and ``env``, stopped by ``close()`` or at
+            interpreter exit: one round trip per fixture instead of an SSH handshake and a Django
+            start. When no agent can start they run cold, with the same results. ``warm=False``:
+            every command connects afresh.
 
     Raises:
         BinaryNotFound: no executable at ``binary`` / ``$STAGEFIX_BINARY`` / on PATH.
@@ -66,14 +67,13 @@ class Stagefix:
                 raise TypeError("env must map str to str (variable %r)" % (name,))
             self._env[name] = value
         self.warm = bool(warm)
-        self._agent = WarmAgent(self.binary, self._environ()) if self.warm else None
+        self._agent = shared_agent(self.binary, self._env, self._environ()) if self.warm else None
 
     def close(self) -> None:
-        """Stops this client's warm agent, if it started one; the client stays usable (a later warm
-        command starts a new agent)."""
+        """Stops the warm agent (shared by this process's clients of the same binary and env), if one
+        runs; the client stays usable (a later warm command starts a new agent)."""
         if self._agent is not None:
             self._agent.close()
-            self._agent = WarmAgent(self.binary, self._environ())
 
     def __enter__(self) -> "Stagefix":
         return self
