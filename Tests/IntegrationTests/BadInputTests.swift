@@ -77,13 +77,15 @@ struct BadInputTests {
 
     @Test func anUnusableAuditLogIsOneWarningAndTheUserComesFromTheSystem() async throws {
         // The command already ran when its record is written: one warning line, never silence.
-        let unusable = try await Stagefix.run(["db", "flush", "-F", rig.sshConfig, rig.host, "--yes"], environment: ["XDG_STATE_HOME": "/dev/null"])
+        // (A session, not a flush: other suites' sessions live in this staging database.)
+        let unusable = try await Stagefix.run(["session", "create", "-F", rig.sshConfig, rig.host, "audited@example.com"], environment: ["XDG_STATE_HOME": "/dev/null"])
         #expect(unusable.status == 0, "\(unusable.stderr)")
         #expect(unusable.stderr.contains("warning: not audited") && unusable.stderr.contains("/dev/null/stagefix"), "\(unusable.stderr)")
         #expect(!unusable.stderr.contains("NSCocoaErrorDomain") && unusable.stderr.split(separator: "\n").count == 1, "\(unusable.stderr)")
+        #expect(!unusable.stdout.isEmpty, "the session key is still printed")
         // $USER is whatever the caller set; the record names the account.
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString.prefix(8))").path
-        let spoofed = try await Stagefix.run(["db", "flush", "-F", rig.sshConfig, rig.host, "--yes"], environment: ["XDG_STATE_HOME": state, "USER": "mallory"])
+        let spoofed = try await Stagefix.run(["session", "create", "-F", rig.sshConfig, rig.host, "audited@example.com"], environment: ["XDG_STATE_HOME": state, "USER": "mallory"])
         #expect(spoofed.status == 0, "\(spoofed.stderr)")
         let record = try String(contentsOfFile: state + "/stagefix/audit.jsonl", encoding: .utf8)
         #expect(record.contains("\"user\":\"\(NSUserName())\"") && !record.contains("mallory"), "\(record)")
@@ -106,7 +108,8 @@ struct BadInputTests {
         let owner = try FileManager.default.attributesOfItem(atPath: site.directory + "/sent_emails")[.ownerAccountName] as? String
         #expect(owner == rig.user)
         for command in ["reset", "list", "wait"] {
-            let typo = try await Stagefix.run(["mail", command, "-F", site.sshConfig, name, "--source", "django-files:~/sites/\(name)/no/such/sent_emails", "--timeout", "5"])
+            let typo = try await Stagefix.run(["mail", command, "-F", site.sshConfig, name, "--source", "django-files:~/sites/\(name)/no/such/sent_emails", "--timeout", "5"]
+                + (command == "wait" ? ["--to", "edith@example.com"] : []))
             expectOneLine(typo, status: 78, containing: "does not exist", "mail \(command): a source whose parent is missing")
         }
         // Before the first email, list shows an empty mailbox.
