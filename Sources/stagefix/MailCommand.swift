@@ -65,12 +65,16 @@ struct MailCommand: ParsableCommand {
         func open(bounded: Bool = false) throws -> (fixture: SiteConnection?, mailbox: Mailbox) {
             let parsed = try source.map { try MailSource(parsing: $0) }
             guard let host else {
-                return (nil, Mailbox(files: LocalFiles(), source: parsed!.resolvedLocally(), host: place))
+                let mailbox = Mailbox(files: LocalFiles(), source: parsed!.resolvedLocally(), host: place)
+                _ = try mailbox.folderExists()  // a typo'd source is an error, not an empty mailbox
+                return (nil, mailbox)
             }
             let request = ConnectionRequest.fromCommandLine(host: host, sshConfig: sshConfig, timeout: timeout, verbose: verbose)
             let fixture = try SiteConnection.open(request, configPath: config)
             do {
-                return (fixture, try fixture.mailbox(source: source, overallSeconds: bounded ? timeout : nil))
+                let mailbox = try fixture.mailbox(source: source, overallSeconds: bounded ? timeout : nil)
+                _ = try mailbox.folderExists()  // a typo'd source is an error, not an empty mailbox
+                return (fixture, mailbox)
             } catch {
                 fixture.close()
                 throw error

@@ -75,6 +75,22 @@ struct BadInputTests {
         #expect(left.isEmpty, "still running on the server: \(left)")
     }
 
+    @Test func anUnusableAuditLogIsOneWarningAndTheUserComesFromTheSystem() async throws {
+        // The command already ran when its record is written: one warning line, never silence.
+        // (A session, not a flush: other suites' sessions live in this staging database.)
+        let unusable = try await Stagefix.run(["session", "create", "-F", rig.sshConfig, rig.host, "audited@example.com"], environment: ["XDG_STATE_HOME": "/dev/null"])
+        #expect(unusable.status == 0, "\(unusable.stderr)")
+        #expect(unusable.stderr.contains("warning: not audited") && unusable.stderr.contains("/dev/null/stagefix"), "\(unusable.stderr)")
+        #expect(!unusable.stderr.contains("NSCocoaErrorDomain") && unusable.stderr.split(separator: "\n").count == 1, "\(unusable.stderr)")
+        #expect(!unusable.stdout.isEmpty, "the session key is still printed")
+        // $USER is whatever the caller set; the record names the account.
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString.prefix(8))").path
+        let spoofed = try await Stagefix.run(["session", "create", "-F", rig.sshConfig, rig.host, "audited@example.com"], environment: ["XDG_STATE_HOME": state, "USER": "mallory"])
+        #expect(spoofed.status == 0, "\(spoofed.stderr)")
+        let record = try String(contentsOfFile: state + "/stagefix/audit.jsonl", encoding: .utf8)
+        #expect(record.contains("\"user\":\"\(NSUserName())\"") && !record.contains("mallory"), "\(record)")
+    }
+
     static func processes(workingIn folder: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { Int($0) != nil }.filter { pid in
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")) == folder
@@ -91,7 +107,13 @@ struct BadInputTests {
         #expect(FileManager.default.fileExists(atPath: site.directory + "/sent_emails", isDirectory: &isFolder) && isFolder.boolValue)
         let owner = try FileManager.default.attributesOfItem(atPath: site.directory + "/sent_emails")[.ownerAccountName] as? String
         #expect(owner == rig.user)
-        let typo = try await Stagefix.run(["mail", "reset", "-F", site.sshConfig, name, "--source", "django-files:~/sites/\(name)/no/such/sent_emails"])
-        expectOneLine(typo, status: 78, containing: "does not exist", "a source whose parent is missing")
+        for command in ["reset", "list", "wait"] {
+            let typo = try await Stagefix.run(["mail", command, "-F", site.sshConfig, name, "--source", "django-files:~/sites/\(name)/no/such/sent_emails", "--timeout", "5"]
+                + (command == "wait" ? ["--to", "edith@example.com"] : []))
+            expectOneLine(typo, status: 78, containing: "does not exist", "mail \(command): a source whose parent is missing")
+        }
+        // Before the first email, list shows an empty mailbox.
+        let empty = try await Stagefix.run(["mail", "list", "-F", site.sshConfig, name, "--source", "django-files:~/sites/\(name)/not_yet"])
+        #expect(empty.status == 0, "\(empty.stderr)")
     }
 }

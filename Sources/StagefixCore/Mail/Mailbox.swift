@@ -260,12 +260,12 @@ public final class Mailbox {
         return MailMark(seconds: time)
     }
 
-    /// Before the site's first email its mail folder does not exist yet: reset makes it (as the login
-    /// user, the site's own), like an empty one. A missing parent too is a typo, not a first run.
-    func createIfMissing() throws {
+    /// Whether the mailbox folder exists. Before the site's first email it may not (an empty
+    /// mailbox); a missing parent as well is a typo in the source (78), not a first run.
+    public func folderExists() throws -> Bool {
         let folder = source.folder
         requests += 1
-        guard try sftp.attributes(of: folder) == nil else { return }
+        if try sftp.attributes(of: folder) != nil { return true }
         let parent = PathText.deletingLastComponent(folder)
         if !parent.isEmpty, parent != "~", parent != "/" {
             requests += 1
@@ -273,6 +273,13 @@ public final class Mailbox {
                 throw StagefixError.configuration("the mail source \(source) is in \(parent), which does not exist on \(host); check the path (a typo?)")
             }
         }
+        return false
+    }
+
+    /// Reset makes a missing folder (as the login user, the site's own), like an empty one.
+    func createIfMissing() throws {
+        guard try !folderExists() else { return }
+        let folder = source.folder
         try sftp.makeDirectory(folder, mode: 0o755)
         if case .maildir = source {
             for sub in ["new", "cur", "tmp"] { try sftp.makeDirectory(folder + "/" + sub, mode: 0o755) }
