@@ -7,13 +7,6 @@ extension SiteDatabaseTests {
 struct GuardCommandLineTests {
     let rig = Rig.shared!
 
-    private func stagefixYML(_ text: String) throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stagefix-yml-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try text.write(toFile: directory + "/stagefix.yml", atomically: true, encoding: .utf8)
-        return directory + "/stagefix.yml"
-    }
-
     @Test func sessionCreateLogsInAndItsNetscapeJarWorksWithCurl() async throws {
         let key = try await Stagefix.run(["session", "create", "-F", rig.sshConfig, rig.host, "jar@example.com"])
         #expect(key.status == 0)
@@ -62,7 +55,7 @@ struct GuardCommandLineTests {
 
     @Test func aHostDeclaredProductionIsRefusedAndNotFlushed() async throws {
         let key = try await Stagefix.run(["session", "create", "-F", rig.sshConfig, rig.host, "survivor@example.com"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let config = try stagefixYML("hosts:\n  \(rig.host):\n    role: production\n")
+        let config = try writeStagefixYML("hosts:\n  \(rig.host):\n    role: production\n")
         let result = try await Stagefix.run(["db", "flush", "-F", rig.sshConfig, "-c", config, rig.host, "--yes"])
         #expect(result.status == 77)
         #expect(result.stderr.contains("role: production"))
@@ -79,7 +72,7 @@ struct GuardCommandLineTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stagefix-alias-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try sshConfig.write(toFile: directory + "/ssh_config", atomically: true, encoding: .utf8)
-        let config = try stagefixYML("hosts:\n  \(rig.host):\n    role: production\n  safe-staging:\n    role: staging\n")
+        let config = try writeStagefixYML("hosts:\n  \(rig.host):\n    role: production\n  safe-staging:\n    role: staging\n")
         let marker = "/tmp/stagefix-marker-\(UUID().uuidString)"
         let result = try await Stagefix.run(["exec", "-F", directory + "/ssh_config", "-c", config, "safe-staging", "--", "touch \(marker)"])
         #expect(result.status == 77)
@@ -99,7 +92,7 @@ struct GuardCommandLineTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stagefix-other-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try sshConfig.write(toFile: directory + "/ssh_config", atomically: true, encoding: .utf8)
-        let config = try stagefixYML("hosts:\n  other-staging.example.com:\n    site:\n      path: ~/sites/\(rig.host)\n")
+        let config = try writeStagefixYML("hosts:\n  other-staging.example.com:\n    site:\n      path: ~/sites/\(rig.host)\n")
         let result = try await Stagefix.run(["db", "flush", "-F", directory + "/ssh_config", "-c", config, "other-staging.example.com", "--yes"])
         #expect(result.status == 77)
         #expect(result.stderr.contains("another host"))
@@ -121,7 +114,7 @@ struct GuardCommandLineTests {
             #expect(result.stdout.contains("ok   \(name)"), "\(name): \(result.stdout)")
         }
         // No site there: nothing can say it is staging, and check says why (the folder is missing).
-        let config = try stagefixYML("hosts:\n  \(rig.host):\n    site:\n      path: ~/sites/nowhere\n")
+        let config = try writeStagefixYML("hosts:\n  \(rig.host):\n    site:\n      path: ~/sites/nowhere\n")
         let missing = try await Stagefix.run(["check", "-F", rig.sshConfig, "-c", config, rig.host])
         #expect(missing.status == 77)
         #expect(missing.stdout.contains("FAIL guard"), "\(missing.stdout)")
@@ -129,7 +122,7 @@ struct GuardCommandLineTests {
     }
 
     @Test func aMistypedConfigKeyIsError78WithItsPosition() async throws {
-        let config = try stagefixYML("hosts:\n  \(rig.host):\n    rol: staging\n")
+        let config = try writeStagefixYML("hosts:\n  \(rig.host):\n    rol: staging\n")
         let result = try await Stagefix.run(["exec", "-F", rig.sshConfig, "-c", config, rig.host, "--", "true"])
         #expect(result.status == 78)
         #expect(result.stderr.contains("stagefix.yml:3:5"))

@@ -37,13 +37,6 @@ extension SiteDatabaseTests {
 struct HostileServerTests {
     let rig = Rig.shared!
 
-    private func stagefixYML(_ text: String) throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stagefix-yml-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try text.write(toFile: directory + "/stagefix.yml", atomically: true, encoding: .utf8)
-        return directory + "/stagefix.yml"
-    }
-
     /// A file in a mirror site, owned by the rig's user.
     private func plant(_ text: String, at path: String, mode: String = "600") throws {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -74,7 +67,7 @@ struct HostileServerTests {
         let mirror = try mirrorSite(rig, name: name, replacing: ["SITENAME": name])
         // The site's "interpreter" answers the runner's start with 1.5 GiB and no newline.
         try plant("#!/bin/sh\nexec head -c 1610612736 /dev/zero\n", at: mirror.directory + "/flood-python", mode: "755")
-        let config = try stagefixYML("hosts:\n  \(name):\n    role: staging\n    site:\n      python: ./flood-python\n")
+        let config = try writeStagefixYML("hosts:\n  \(name):\n    role: staging\n    site:\n      python: ./flood-python\n")
         let result = try MeasuredRun.run(["session", "create", "-F", mirror.sshConfig, "-c", config, "--timeout", "20", name, "flood@example.com"])
         #expect(result.status == 69, "\(result.stderr)")
         #expect(result.stderr.contains("16 MiB without a line break"), "\(result.stderr)")

@@ -12,8 +12,7 @@ public enum HostConnector {
             throw StagefixError.usage(error.description)
         }
         let environment = ProcessInfo.processInfo.environment
-        let home = environment["HOME"] ?? NSHomeDirectory()
-        let localUser = environment["USER"] ?? environment["LOGNAME"] ?? LocalAccount.userName()
+        let (localUser, home) = localUserAndHome
         let config = try loaded ?? SSHConfig.load(explicitPath: request.sshConfigPath, homeDirectory: home)
         var resolved = try config.resolve(host: destination.host, localUser: localUser, homeDirectory: home)
         if let user = destination.user { resolved.user = user }

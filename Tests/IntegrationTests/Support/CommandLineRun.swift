@@ -54,3 +54,11 @@ enum Stagefix {
             milliseconds: elapsed)
     }
 }
+
+/// A stagefix.yml with `text`, in a fresh folder of its own; its path.
+func writeStagefixYML(_ text: String) throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("stagefix-yml-\(UUID().uuidString.prefix(8))").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    try text.write(toFile: directory + "/stagefix.yml", atomically: true, encoding: .utf8)
+    return directory + "/stagefix.yml"
+}
